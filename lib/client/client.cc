@@ -1,0 +1,369 @@
+#include "ckpt/client.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "ckpt/store.h"
+#include "client/copy_engine.h"
+#include "client/staging_pool.h"
+#include "client/ticket_state.h"
+#include "engine/checkpoint_writer.h"
+#include "store/store_rep.h"
+#include "util/blocking_queue.h"
+
+namespace ckpt {
+namespace {
+
+struct Region {
+  std::string name;
+  uint8_t* data = nullptr;
+  size_t bytes = 0;
+  ElementType type = ElementType::kBytes;
+};
+
+Status ValidateOptions(const Options& o) {
+  if (o.store_dir.empty()) return Status::InvalidArgument("Options::store_dir is empty");
+  CKPT_RETURN_IF_ERROR(ValidateJobName(o.job));
+  if (o.chunk_bytes < (size_t{64} << 10) || o.chunk_bytes > (size_t{256} << 20) ||
+      o.chunk_bytes % 4096 != 0)
+    return Status::InvalidArgument("Options::chunk_bytes must be a multiple of 4096 between 64 KiB "
+                                   "and 256 MiB, not " + std::to_string(o.chunk_bytes));
+  if (o.compression == Compression::kZstd && (o.zstd_level < 1 || o.zstd_level > 19))
+    return Status::InvalidArgument("Options::zstd_level must be between 1 and 19, not " +
+                                   std::to_string(o.zstd_level));
+  if (o.compression != Compression::kZstd && o.compression != Compression::kOff)
+    return Status::InvalidArgument("unknown Options::compression");
+  return Status::OK();
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  Impl(const Options& options, std::shared_ptr<Store> store, std::unique_ptr<StagingPool> pool,
+       std::unique_ptr<CheckpointWriter> writer)
+      : options_(options),
+        store_(std::move(store)),
+        pool_(std::move(pool)),
+        writer_(std::move(writer)),
+        copy_engine_(NewHostCopyEngine()) {
+    copier_ = std::thread([this] { CopyLoop(); });
+    processor_ = std::thread([this] { ProcessLoop(); });
+  }
+
+  ~Impl() {
+    (void)Flush();
+    requests_.Close();
+    copier_.join();
+    work_.Close();
+    processor_.join();
+    pool_->Close();
+  }
+
+  const Options& options() const { return options_; }
+
+  Status Protect(const std::string& name, void* data, size_t bytes, ElementType type) {
+    if (name.empty()) return Status::InvalidArgument("region name is empty");
+    if (name.size() > 1024) return Status::InvalidArgument("region name longer than 1024 bytes");
+    if (data == nullptr && bytes > 0)
+      return Status::InvalidArgument("region '" + name + "' has a null pointer");
+    if (bytes % ElementSize(type) != 0)
+      return Status::InvalidArgument("region '" + name + "' has " + std::to_string(bytes) +
+                                     " bytes, not a multiple of its element size " +
+                                     std::to_string(ElementSize(type)));
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : regions_)
+      if (r.name == name) return Status::AlreadyExists("region '" + name + "' is already protected");
+    regions_.push_back({name, static_cast<uint8_t*>(data), bytes, type});
+    return Status::OK();
+  }
+
+  Result<Ticket> Checkpoint(uint64_t step) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (regions_.empty())
+      return Status::FailedPrecondition("checkpoint(" + std::to_string(step) +
+                                        "): no region is protected");
+    auto state = std::make_shared<Ticket::State>(step);
+    PruneFinishedLocked();
+    outstanding_.push_back(state);
+    requests_.Push(Request{state, regions_});
+    return Ticket(state);
+  }
+
+  Status Flush() {
+    std::vector<std::shared_ptr<Ticket::State>> waiting;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiting.swap(outstanding_);
+    }
+    Status first;
+    for (const auto& s : waiting) {
+      Status r = Ticket(s).wait_durable();
+      if (first.ok() && !r.ok()) first = r;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first.ok() && !unreported_.ok()) first = unreported_;
+    unreported_ = Status::OK();
+    return first;
+  }
+
+  Result<uint64_t> Restore(std::optional<uint64_t> step) {
+    (void)Flush();  // failures were reported on their tickets and stderr
+    std::lock_guard<std::mutex> lock(mu_);
+    if (regions_.empty()) return Status::FailedPrecondition("restore: no region is protected");
+    if (step) {
+      CKPT_RETURN_IF_ERROR(RestoreStepLocked(*step));
+      return *step;
+    }
+    auto all = store_->rep()->catalog().ListManifests(options_.job);
+    if (!all.ok()) return all.status();
+    if (all->empty())
+      return Status::NotFound("job " + options_.job + " has no checkpoint in " + options_.store_dir);
+    Status last;
+    for (auto it = all->rbegin(); it != all->rend(); ++it) {
+      last = RestoreStepLocked(it->step);
+      if (last.ok()) return it->step;
+      if (!last.IsCorruption()) return last;
+      std::fprintf(stderr, "ckpt: checkpoint of job %s step %llu is damaged (%s); trying an older one\n",
+                   options_.job.c_str(), static_cast<unsigned long long>(it->step),
+                   last.message().c_str());
+    }
+    return Status::Corruption("job " + options_.job + " has no intact checkpoint; newest error: " +
+                              last.message());
+  }
+
+  std::optional<uint64_t> LatestStep() const {
+    auto latest = store_->rep()->catalog().LatestStep(options_.job);
+    if (!latest.ok()) return std::nullopt;
+    return *latest;
+  }
+
+ private:
+  struct Request {
+    std::shared_ptr<Ticket::State> state;
+    std::vector<Region> regions;
+  };
+  struct WorkItem {
+    enum Kind { kBegin, kChunk, kEnd } kind;
+    std::shared_ptr<Request> request;
+    size_t region = 0;
+    size_t index = 0;
+    int slot = -1;
+    size_t size = 0;
+    Status copy_error;  // kEnd: why the copy failed, if it did
+  };
+
+  void PruneFinishedLocked() {
+    if (outstanding_.size() < 64) return;
+    std::vector<std::shared_ptr<Ticket::State>> keep;
+    for (const auto& s : outstanding_) {
+      Ticket t(s);
+      if (!t.finished()) keep.push_back(s);
+      else if (unreported_.ok() && !t.status().ok()) unreported_ = t.status();
+    }
+    outstanding_.swap(keep);
+  }
+
+  // Copy stage: region memory -> staging slots, chunk by chunk, in order.
+  void CopyLoop() {
+    pthread_setname_np(pthread_self(), "ckpt-copy");
+    while (auto next = requests_.Pop()) {
+      auto request = std::make_shared<Request>(std::move(*next));
+      work_.Push(WorkItem{WorkItem::kBegin, request});
+      // One count for this loop, one per copy in flight: whoever drops it to
+      // zero has seen the last copy finish.
+      auto pending = std::make_shared<std::atomic<int>>(1);
+      auto error = std::make_shared<Status>();
+      auto error_mu = std::make_shared<std::mutex>();
+      auto finish = [this, request, error, error_mu] {
+        Status e;
+        {
+          std::lock_guard<std::mutex> lock(*error_mu);
+          e = *error;
+        }
+        if (e.ok()) request->state->SetCopied();
+        work_.Push(WorkItem{WorkItem::kEnd, request, 0, 0, -1, 0, e});
+      };
+      bool stop = false;
+      for (size_t r = 0; r < request->regions.size() && !stop; ++r) {
+        const Region& region = request->regions[r];
+        for (size_t offset = 0; offset < region.bytes; offset += options_.chunk_bytes) {
+          const int slot = pool_->Acquire();
+          if (slot < 0) {
+            std::lock_guard<std::mutex> lock(*error_mu);
+            *error = Status::Aborted("client is closing");
+            stop = true;
+            break;
+          }
+          const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
+          const size_t index = offset / options_.chunk_bytes;
+          pending->fetch_add(1);
+          copy_engine_->CopyToStaging(
+              region.data + offset, pool_->data(slot), size,
+              [this, request, r, index, slot, size, pending, error, error_mu, finish](Status s) {
+                if (s.ok()) {
+                  work_.Push(WorkItem{WorkItem::kChunk, request, r, index, slot, size, {}});
+                } else {
+                  pool_->Release(slot);
+                  std::lock_guard<std::mutex> lock(*error_mu);
+                  if (error->ok()) *error = s.WithContext("copy to staging");
+                }
+                if (pending->fetch_sub(1) == 1) finish();
+              });
+        }
+      }
+      if (pending->fetch_sub(1) == 1) finish();
+    }
+  }
+
+  // Write stage: hash, dedup, compress, write, commit.
+  void ProcessLoop() {
+    pthread_setname_np(pthread_self(), "ckpt-write");
+    std::shared_ptr<Request> current;
+    Status status;
+    while (auto item = work_.Pop()) {
+      switch (item->kind) {
+        case WorkItem::kBegin: {
+          std::vector<RegionLayout> layout;
+          for (const auto& r : item->request->regions) layout.push_back({r.name, r.type, r.bytes});
+          current = item->request;
+          status = writer_->Begin(options_.job, current->state->step, std::move(layout));
+          break;
+        }
+        case WorkItem::kChunk:
+          if (status.ok()) {
+            status = writer_->AddChunk(item->region, item->index, pool_->data(item->slot), item->size);
+            if (!status.ok()) writer_->Abort();
+          }
+          pool_->Release(item->slot);
+          break;
+        case WorkItem::kEnd: {
+          if (status.ok() && !item->copy_error.ok()) status = item->copy_error;
+          if (status.ok()) {
+            auto stats = writer_->Commit();
+            if (stats.ok()) {
+              item->request->state->SetDurable(*stats);
+              break;
+            }
+            status = stats.status();
+          } else {
+            writer_->Abort();
+          }
+          std::fprintf(stderr, "ckpt: checkpoint of job %s step %llu FAILED: %s (training goes on; "
+                       "earlier checkpoints are intact)\n",
+                       options_.job.c_str(), static_cast<unsigned long long>(item->request->state->step),
+                       status.ToString().c_str());
+          item->request->state->Fail(status);
+          status = Status::OK();
+          break;
+        }
+      }
+    }
+  }
+
+  Status RestoreStepLocked(uint64_t step) {
+    const std::string where = "restore job " + options_.job + " step " + std::to_string(step);
+    Catalog& catalog = store_->rep()->catalog();
+    auto m = catalog.GetManifest(options_.job, step);
+    if (!m.ok()) return m.status().WithContext(where);
+    if (!m->has_value()) return Status::NotFound(where + ": no such checkpoint");
+    const Manifest& manifest = **m;
+
+    std::map<std::string, const ManifestRegion*> stored;
+    for (const auto& r : manifest.regions) stored[r.name] = &r;
+    std::vector<std::pair<const Region*, const ManifestRegion*>> plan;
+    for (const auto& region : regions_) {
+      auto it = stored.find(region.name);
+      if (it == stored.end())
+        return Status::FailedPrecondition(where + ": the checkpoint has no region '" + region.name + "'");
+      const ManifestRegion& mr = *it->second;
+      if (mr.bytes != region.bytes || mr.type != region.type)
+        return Status::FailedPrecondition(
+            where + ": region '" + region.name + "' was saved as " + std::to_string(mr.bytes) +
+            " bytes of " + std::string(ElementTypeName(mr.type)) + ", protected now as " +
+            std::to_string(region.bytes) + " bytes of " + std::string(ElementTypeName(region.type)));
+      plan.emplace_back(&region, &mr);
+      stored.erase(it);
+    }
+    if (!stored.empty())
+      return Status::FailedPrecondition(where + ": the checkpoint has region '" + stored.begin()->first +
+                                        "', which is not protected now");
+
+    ChunkDecoder decoder;
+    std::vector<uint8_t> scratch;
+    for (const auto& [region, mr] : plan) {
+      for (size_t i = 0; i < mr->chunks.size(); ++i) {
+        const uint64_t offset = i * manifest.chunk_bytes;
+        const uint64_t len = std::min<uint64_t>(manifest.chunk_bytes, mr->bytes - offset);
+        const std::string chunk_where = where + " region '" + region->name + "' chunk " + std::to_string(i);
+        auto loc = catalog.GetChunk(mr->chunks[i]);
+        if (!loc.ok()) return loc.status().WithContext(chunk_where);
+        if (!loc->has_value()) return Status::Corruption(chunk_where + ": missing from the chunk index");
+        if ((*loc)->raw_len != len) return Status::Corruption(chunk_where + ": wrong length in the index");
+        // Host regions are decoded in place; a device engine would decode
+        // into staging and copy from there.
+        CKPT_RETURN_IF_ERROR(store_->rep()
+                                 ->ReadChunk(mr->chunks[i], **loc, &decoder, &scratch, region->data + offset)
+                                 .WithContext(chunk_where));
+      }
+    }
+    return Status::OK();
+  }
+
+  const Options options_;
+  std::shared_ptr<Store> store_;
+  std::unique_ptr<StagingPool> pool_;
+  std::unique_ptr<CheckpointWriter> writer_;  // used by the processor thread only
+  std::unique_ptr<CopyEngine> copy_engine_;   // used by the copier thread only
+
+  std::mutex mu_;
+  std::vector<Region> regions_;
+  std::vector<std::shared_ptr<Ticket::State>> outstanding_;
+  Status unreported_;
+
+  BlockingQueue<Request> requests_;
+  BlockingQueue<WorkItem> work_;
+  std::thread copier_;
+  std::thread processor_;
+};
+
+Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
+  CKPT_RETURN_IF_ERROR(ValidateOptions(options));
+  StoreOptions so = options.store;
+  so.read_only = false;
+  auto store = Store::Open(options.store_dir, so);
+  if (!store.ok()) return store.status();
+  const size_t slots = std::max<size_t>(
+      2, (options.staging_bytes + options.chunk_bytes - 1) / options.chunk_bytes);
+  auto pool = StagingPool::Create(options.chunk_bytes, slots);
+  if (!pool.ok()) return pool.status();
+  auto writer = CheckpointWriter::Create(*store, options);
+  if (!writer.ok()) return writer.status();
+  auto impl = std::make_unique<Impl>(options, std::move(store).value(), std::move(pool).value(),
+                                     std::move(writer).value());
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type) {
+  return impl_->Protect(name, data, bytes, type);
+}
+Result<Ticket> Client::checkpoint(uint64_t step) { return impl_->Checkpoint(step); }
+Result<uint64_t> Client::restore(std::optional<uint64_t> step) { return impl_->Restore(step); }
+std::optional<uint64_t> Client::latest_step() const { return impl_->LatestStep(); }
+bool Client::should_checkpoint(uint64_t step) const {
+  const uint64_t every = impl_->options().checkpoint_every_steps;
+  return every > 0 && step > 0 && step % every == 0;
+}
+Status Client::flush() { return impl_->Flush(); }
+const Options& Client::options() const { return impl_->options(); }
+
+}  // namespace ckpt

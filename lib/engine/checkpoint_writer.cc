@@ -1,0 +1,151 @@
+#include "engine/checkpoint_writer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "store/store_rep.h"
+
+namespace ckpt {
+
+Result<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Create(std::shared_ptr<Store> store,
+                                                                   const Options& options) {
+  SegmentWriterOptions so;
+  so.use_direct_io = store->rep()->options().use_direct_io;
+  auto segments = SegmentWriter::Create(so);
+  if (!segments.ok()) return segments.status();
+  return std::unique_ptr<CheckpointWriter>(
+      new CheckpointWriter(std::move(store), options, std::move(segments).value()));
+}
+
+CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& options,
+                                   std::unique_ptr<SegmentWriter> segments)
+    : store_(std::move(store)),
+      options_(options),
+      segments_(std::move(segments)),
+      encoder_(options.compression, options.zstd_level) {}
+
+CheckpointWriter::~CheckpointWriter() { Abort(); }
+
+Status CheckpointWriter::Begin(const std::string& job, uint64_t step,
+                               std::vector<RegionLayout> regions) {
+  if (active_) return Status::FailedPrecondition("a checkpoint is already being written");
+  manifest_ = Manifest();
+  manifest_.job = job;
+  manifest_.step = step;
+  manifest_.chunk_bytes = options_.chunk_bytes;
+  filled_.clear();
+  for (auto& r : regions) {
+    ManifestRegion mr;
+    mr.name = std::move(r.name);
+    mr.type = r.type;
+    mr.bytes = r.bytes;
+    mr.chunks.resize((r.bytes + options_.chunk_bytes - 1) / options_.chunk_bytes);
+    manifest_.logical_bytes += r.bytes;
+    filled_.emplace_back(mr.chunks.size(), false);
+    manifest_.regions.push_back(std::move(mr));
+  }
+  new_chunks_.clear();
+  segment_open_ = false;
+  active_ = true;
+  return Status::OK();
+}
+
+Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* data, size_t size) {
+  if (!active_) return Status::FailedPrecondition("no checkpoint begun");
+  if (region >= manifest_.regions.size() || index >= manifest_.regions[region].chunks.size())
+    return Status::InvalidArgument("chunk outside the checkpoint's regions");
+  ManifestRegion& r = manifest_.regions[region];
+  const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
+  if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
+
+  const ChunkHash hash = HashChunk(data, size);
+  r.chunks[index] = hash;
+  filled_[region][index] = true;
+  if (new_chunks_.count(hash)) return Status::OK();  // equal to a chunk of this checkpoint
+  auto existing = store_->rep()->catalog().GetChunk(hash);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value() && (*existing)->raw_len == size) return Status::OK();  // unchanged
+
+  if (!segment_open_) {
+    segment_id_ = store_->rep()->NewSegmentId();
+    CKPT_RETURN_IF_ERROR(segments_->Start(store_->rep()->SegmentPath(segment_id_)));
+    segment_open_ = true;
+  }
+  auto encoded = encoder_.Encode(data, size, ElementSize(r.type));
+  if (!encoded.ok()) return encoded.status();
+  RecordHeader header;
+  header.codec = encoded->codec;
+  header.plane_width = encoded->plane_width;
+  header.raw_len = static_cast<uint32_t>(size);
+  header.stored_len = static_cast<uint32_t>(encoded->payload.size());
+  header.hash = hash;
+  header.payload_checksum = Checksum64(encoded->payload.data(), encoded->payload.size());
+  auto offset = segments_->Append(header, reinterpret_cast<const uint8_t*>(encoded->payload.data()),
+                                  encoded->payload.size());
+  if (!offset.ok()) return offset.status();
+  ChunkLocation loc;
+  loc.segment_id = segment_id_;
+  loc.offset = *offset;
+  loc.raw_len = header.raw_len;
+  loc.stored_len = header.stored_len;
+  loc.codec = header.codec;
+  loc.plane_width = header.plane_width;
+  loc.payload_checksum = header.payload_checksum;
+  new_chunks_.emplace(hash, loc);
+  return Status::OK();
+}
+
+Result<CheckpointStats> CheckpointWriter::Commit() {
+  if (!active_) return Status::FailedPrecondition("no checkpoint begun");
+  for (size_t r = 0; r < filled_.size(); ++r)
+    for (size_t i = 0; i < filled_[r].size(); ++i)
+      if (!filled_[r][i]) {
+        Abort();
+        return Status::FailedPrecondition("chunk " + std::to_string(i) + " of region '" +
+                                          manifest_.regions[r].name + "' was never added");
+      }
+
+  CommitRequest request;
+  if (segment_open_) {
+    auto size = segments_->Finish();  // data and directory entry durable
+    segment_open_ = false;
+    if (!size.ok()) {
+      active_ = false;
+      return size.status();
+    }
+    request.segment = SegmentEntry{segment_id_, *size, 0};
+    manifest_.written_bytes = *size;
+  }
+  Catalog& catalog = store_->rep()->catalog();
+  auto parent = catalog.LatestStep(manifest_.job);
+  if (parent.ok() && parent->has_value()) manifest_.parent_step = **parent;
+  manifest_.new_chunks = new_chunks_.size();
+  manifest_.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  request.new_chunks.assign(new_chunks_.begin(), new_chunks_.end());
+  request.manifest = manifest_;
+  active_ = false;
+
+  auto outcome = catalog.Commit(request);
+  if (!outcome.ok()) {
+    if (request.segment) store_->rep()->DeleteSegments({segment_id_});
+    return outcome.status();
+  }
+  store_->rep()->DeleteSegments(outcome->dead_segments);
+  CheckpointStats stats;
+  stats.logical_bytes = manifest_.logical_bytes;
+  stats.written_bytes = manifest_.written_bytes;
+  stats.chunks = manifest_.chunk_count();
+  stats.new_chunks = manifest_.new_chunks;
+  return stats;
+}
+
+void CheckpointWriter::Abort() {
+  if (segment_open_) segments_->Abort();
+  segment_open_ = false;
+  active_ = false;
+}
+
+}  // namespace ckpt

@@ -1,0 +1,71 @@
+// Turns the chunks of one checkpoint into stored records and a committed
+// manifest: hash each chunk (XXH3-128); reference it when the store already
+// holds it (unchanged since the parent, or equal to another chunk); otherwise
+// filter + compress it and append it to this checkpoint's segment file. Commit
+// syncs the segment, then commits the manifest in one atomic catalog batch.
+//
+// A writer handles one checkpoint at a time (Begin ... Commit or Abort) and is
+// reused for the next; its buffers are allocated once.
+//
+// Thread safety: one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ckpt/client.h"
+#include "ckpt/options.h"
+#include "ckpt/status.h"
+#include "ckpt/store.h"
+#include "engine/chunk_codec.h"
+#include "engine/manifest.h"
+#include "store/catalog.h"
+#include "store/segment_writer.h"
+
+namespace ckpt {
+
+struct RegionLayout {
+  std::string name;
+  ElementType type = ElementType::kBytes;
+  uint64_t bytes = 0;
+};
+
+class CheckpointWriter {
+ public:
+  static Result<std::unique_ptr<CheckpointWriter>> Create(std::shared_ptr<Store> store,
+                                                          const Options& options);
+  ~CheckpointWriter();
+
+  Status Begin(const std::string& job, uint64_t step, std::vector<RegionLayout> regions);
+
+  // Chunk `index` of region `region`; chunks may come in any order. The bytes
+  // are consumed before the call returns.
+  Status AddChunk(size_t region, size_t index, const uint8_t* data, size_t size);
+
+  // Makes the checkpoint durable and visible. On error nothing is visible and
+  // the checkpoint's segment file is removed.
+  Result<CheckpointStats> Commit();
+
+  // Abandons the checkpoint in progress (removes its segment file).
+  void Abort();
+
+ private:
+  CheckpointWriter(std::shared_ptr<Store> store, const Options& options,
+                   std::unique_ptr<SegmentWriter> segments);
+
+  std::shared_ptr<Store> store_;
+  Options options_;
+  std::unique_ptr<SegmentWriter> segments_;
+  ChunkEncoder encoder_;
+
+  bool active_ = false;
+  Manifest manifest_;
+  std::vector<std::vector<bool>> filled_;
+  std::unordered_map<ChunkHash, ChunkLocation, ChunkHashHasher> new_chunks_;
+  bool segment_open_ = false;
+  uint64_t segment_id_ = 0;
+};
+
+}  // namespace ckpt

@@ -1,0 +1,38 @@
+// Content hash of a chunk: XXH3-128 of its raw (unfiltered, uncompressed)
+// bytes. Two chunks with equal hash and length are treated as equal, which is
+// what lets an unchanged chunk be referenced instead of written again.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ckpt {
+
+struct ChunkHash {
+  std::array<uint8_t, 16> bytes{};
+
+  std::string_view view() const {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+  std::string Hex() const;
+  bool operator==(const ChunkHash&) const = default;
+};
+
+ChunkHash HashChunk(const void* data, size_t size);
+
+// XXH3-64 checksum of stored bytes (record payloads and headers).
+uint64_t Checksum64(const void* data, size_t size);
+
+struct ChunkHashHasher {
+  size_t operator()(const ChunkHash& h) const {
+    size_t v;
+    static_assert(sizeof(v) <= sizeof(h.bytes));
+    __builtin_memcpy(&v, h.bytes.data(), sizeof(v));
+    return v;
+  }
+};
+
+}  // namespace ckpt

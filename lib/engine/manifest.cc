@@ -1,0 +1,119 @@
+#include "engine/manifest.h"
+
+#include "util/coding.h"
+
+namespace ckpt {
+
+uint64_t Manifest::chunk_count() const {
+  uint64_t n = 0;
+  for (const auto& r : regions) n += r.chunks.size();
+  return n;
+}
+
+CheckpointInfo Manifest::Info() const {
+  CheckpointInfo info;
+  info.job = job;
+  info.step = step;
+  info.created_unix_ms = created_unix_ms;
+  info.parent_step = parent_step;
+  info.chunk_bytes = chunk_bytes;
+  info.logical_bytes = logical_bytes;
+  info.written_bytes = written_bytes;
+  info.chunks = chunk_count();
+  info.new_chunks = new_chunks;
+  for (const auto& r : regions) info.regions.push_back({r.name, r.type, r.bytes, r.chunks.size()});
+  return info;
+}
+
+// Layout: version u8 | job | step u64 | created i64 | has_parent u8 | parent u64 |
+// chunk_bytes u64 | logical u64 | written u64 | new_chunks u64 | nregions u32 |
+// per region: name | type u8 | bytes u64 | nchunks u32 | hashes (16 each) |
+// checksum u64 = XXH3-64 of everything before it. Strings are u32-prefixed.
+std::string EncodeManifest(const Manifest& m) {
+  using namespace coding;
+  std::string out;
+  PutU8(&out, kManifestVersion);
+  PutBytes(&out, m.job);
+  PutU64(&out, m.step);
+  PutU64(&out, static_cast<uint64_t>(m.created_unix_ms));
+  PutU8(&out, m.parent_step.has_value() ? 1 : 0);
+  PutU64(&out, m.parent_step.value_or(0));
+  PutU64(&out, m.chunk_bytes);
+  PutU64(&out, m.logical_bytes);
+  PutU64(&out, m.written_bytes);
+  PutU64(&out, m.new_chunks);
+  PutU32(&out, static_cast<uint32_t>(m.regions.size()));
+  for (const auto& r : m.regions) {
+    PutBytes(&out, r.name);
+    PutU8(&out, static_cast<uint8_t>(r.type));
+    PutU64(&out, r.bytes);
+    PutU32(&out, static_cast<uint32_t>(r.chunks.size()));
+    for (const auto& h : r.chunks) out.append(h.view());
+  }
+  PutU64(&out, Checksum64(out.data(), out.size()));
+  return out;
+}
+
+Result<Manifest> DecodeManifest(std::string_view bytes) {
+  if (bytes.size() < 9) return Status::Corruption("manifest truncated");
+  const std::string_view body = bytes.substr(0, bytes.size() - 8);
+  coding::Reader tail(bytes.substr(bytes.size() - 8));
+  if (tail.U64() != Checksum64(body.data(), body.size()))
+    return Status::Corruption("manifest checksum mismatch");
+
+  coding::Reader in(body);
+  const uint8_t version = in.U8();
+  if (version != kManifestVersion)
+    return Status::Unsupported("manifest version " + std::to_string(version));
+  Manifest m;
+  m.job = std::string(in.LengthPrefixed());
+  m.step = in.U64();
+  m.created_unix_ms = static_cast<int64_t>(in.U64());
+  const bool has_parent = in.U8() != 0;
+  const uint64_t parent = in.U64();
+  if (has_parent) m.parent_step = parent;
+  m.chunk_bytes = in.U64();
+  m.logical_bytes = in.U64();
+  m.written_bytes = in.U64();
+  m.new_chunks = in.U64();
+  const uint32_t nregions = in.U32();
+  if (in.failed() || m.chunk_bytes == 0) return Status::Corruption("manifest header truncated");
+  for (uint32_t i = 0; i < nregions && !in.failed(); ++i) {
+    ManifestRegion r;
+    r.name = std::string(in.LengthPrefixed());
+    const auto type = ElementTypeFromByte(in.U8());
+    if (!type) return Status::Corruption("manifest region with unknown element type");
+    r.type = *type;
+    r.bytes = in.U64();
+    const uint32_t nchunks = in.U32();
+    if (in.failed()) break;
+    if (nchunks != (r.bytes + m.chunk_bytes - 1) / m.chunk_bytes)
+      return Status::Corruption("manifest region '" + r.name + "' has " +
+                                std::to_string(nchunks) + " chunks for " +
+                                std::to_string(r.bytes) + " bytes");
+    if (in.remaining() < size_t{nchunks} * 16) return Status::Corruption("manifest truncated");
+    r.chunks.resize(nchunks);
+    for (auto& h : r.chunks) {
+      std::string_view b = in.Bytes(16);
+      __builtin_memcpy(h.bytes.data(), b.data(), 16);
+    }
+    m.regions.push_back(std::move(r));
+  }
+  if (in.failed() || in.remaining() != 0) return Status::Corruption("manifest truncated or padded");
+  return m;
+}
+
+Status ValidateJobName(std::string_view job) {
+  if (job.empty()) return Status::InvalidArgument("job name is empty");
+  if (job.size() > 128) return Status::InvalidArgument("job name longer than 128 characters");
+  for (char c : job) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return Status::InvalidArgument("job name '" + std::string(job) +
+                                     "' may hold only letters, digits, '.', '_' and '-'");
+  }
+  return Status::OK();
+}
+
+}  // namespace ckpt

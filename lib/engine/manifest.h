@@ -1,0 +1,52 @@
+// A checkpoint's manifest: which chunks make up each region. Stored as the
+// value of the catalog key M<job>\0<step>; see docs/format.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ckpt/status.h"
+#include "ckpt/store.h"
+#include "ckpt/types.h"
+#include "engine/chunk_hash.h"
+
+namespace ckpt {
+
+struct ManifestRegion {
+  std::string name;
+  ElementType type = ElementType::kBytes;
+  uint64_t bytes = 0;
+  std::vector<ChunkHash> chunks;  // ceil(bytes / chunk_bytes) hashes, in order
+};
+
+struct Manifest {
+  std::string job;
+  uint64_t step = 0;
+  int64_t created_unix_ms = 0;
+  std::optional<uint64_t> parent_step;
+  uint64_t chunk_bytes = 0;
+  uint64_t logical_bytes = 0;
+  uint64_t written_bytes = 0;
+  uint64_t new_chunks = 0;
+  std::vector<ManifestRegion> regions;
+
+  uint64_t chunk_count() const;
+  CheckpointInfo Info() const;
+};
+
+inline constexpr uint8_t kManifestVersion = 1;
+
+std::string EncodeManifest(const Manifest& manifest);
+
+// kCorruption when the bytes are truncated, fail their checksum or are
+// inconsistent (chunk count versus region size); kUnsupported for a newer
+// manifest version.
+Result<Manifest> DecodeManifest(std::string_view bytes);
+
+// Valid job names: 1-128 of [A-Za-z0-9._-].
+Status ValidateJobName(std::string_view job);
+
+}  // namespace ckpt

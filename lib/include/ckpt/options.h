@@ -1,0 +1,67 @@
+// ckpt/options.h: settings of a store and of a client, with their defaults.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ckpt {
+
+enum class Compression : uint8_t {
+  kOff = 0,   // store chunks as they are (still checksummed)
+  kZstd = 1,  // byte-plane filter by element type, then zstd; raw when it does not pay
+};
+
+// How a store is opened.
+struct StoreOptions {
+  // Create the store directory and an empty store when it does not exist.
+  // Default: true. Tools that only read set it to false.
+  bool create_if_missing = true;
+
+  // Open without taking the writer lock: no checkpoint can be committed and
+  // nothing is reclaimed, but a store that a running job writes can be read.
+  // Default: false.
+  bool read_only = false;
+
+  // Try O_DIRECT for segment writes; filesystems that refuse it (tmpfs) fall
+  // back to buffered writes automatically. Default: true.
+  bool use_direct_io = true;
+};
+
+// Settings of a Client (one training job writing one store).
+struct Options {
+  // Directory of the store; created when missing. Required.
+  std::string store_dir;
+
+  // Name of the job: letters, digits, '.', '_' and '-', at most 128 characters.
+  // Checkpoints of different jobs live side by side in one store. Required.
+  std::string job;
+
+  // Regions are cut into chunks of this many bytes; each chunk is hashed,
+  // deduplicated and compressed on its own. Must be a multiple of 4096 between
+  // 64 KiB and 256 MiB. Default: 4 MiB.
+  size_t chunk_bytes = size_t{4} << 20;
+
+  // Default: kZstd.
+  Compression compression = Compression::kZstd;
+
+  // zstd level when compression is on (1 = fastest). Default: 1.
+  int zstd_level = 1;
+
+  // Size of the staging pool: host memory the snapshot is copied into before
+  // it is hashed, compressed and written. Allocated and pre-faulted once when
+  // the client opens and kept until it closes. Rounded up to whole chunks; at
+  // least two chunks. When smaller than the protected bytes, chunks flow
+  // through it and wait_copied() returns once the last chunk is staged.
+  // Default: 256 MiB.
+  size_t staging_bytes = size_t{256} << 20;
+
+  // should_checkpoint(step) is true every this many steps; 0 = never.
+  // Default: 0.
+  uint64_t checkpoint_every_steps = 0;
+
+  // Options for opening the store (read_only is ignored: a client writes).
+  StoreOptions store;
+};
+
+}  // namespace ckpt

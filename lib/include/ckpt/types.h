@@ -1,0 +1,43 @@
+// ckpt/types.h: element types of protected regions.
+//
+// The element type of a region is recorded in every checkpoint and selects the
+// compression filter: 2-, 4- and 8-byte types are split into byte planes before
+// zstd, because exponent bytes compress and mantissa bytes mostly do not.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace ckpt {
+
+enum class ElementType : uint8_t {
+  kBytes = 0,  // opaque bytes: no filter
+  kInt8 = 1,
+  kUInt8 = 2,
+  kInt16 = 3,
+  kUInt16 = 4,
+  kInt32 = 5,
+  kUInt32 = 6,
+  kInt64 = 7,
+  kUInt64 = 8,
+  kFloat16 = 9,
+  kBFloat16 = 10,
+  kFloat32 = 11,
+  kFloat64 = 12,
+};
+
+// Bytes per element (1 for kBytes).
+size_t ElementSize(ElementType type);
+
+// Lower-case name as used in JSON and on the command line: "f32", "bf16", "bytes", ...
+std::string_view ElementTypeName(ElementType type);
+
+// Inverse of ElementTypeName; nullopt for an unknown name.
+std::optional<ElementType> ParseElementType(std::string_view name);
+
+// Inverse of the numeric value as stored on disk; nullopt for an unknown value.
+std::optional<ElementType> ElementTypeFromByte(uint8_t value);
+
+}  // namespace ckpt

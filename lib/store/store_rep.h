@@ -1,0 +1,63 @@
+// Store::Rep: the store's internals, shared by the public Store (tools) and
+// the checkpoint engine. Not part of the public API.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ckpt/store.h"
+#include "engine/chunk_codec.h"
+#include "engine/manifest.h"
+#include "store/catalog.h"
+
+namespace ckpt {
+
+inline constexpr char kStoreMarkerFile[] = "CKPT_STORE";
+inline constexpr char kStoreMarkerText[] = "ckpt-store-format 1\n";
+
+class Store::Rep {
+ public:
+  Rep(std::string dir, StoreOptions options, std::unique_ptr<Catalog> catalog);
+  ~Rep();
+
+  const std::string& dir() const { return dir_; }
+  const StoreOptions& options() const { return options_; }
+  Catalog& catalog() const { return *catalog_; }
+
+  std::string SegmentDir() const { return dir_ + "/segments"; }
+  std::string SegmentPath(uint64_t id) const;
+  std::string SegmentName(uint64_t id) const;  // relative to the store: segments/<id>.seg
+
+  // A fresh segment id, never used before in this store.
+  uint64_t NewSegmentId() { return next_segment_id_.fetch_add(1); }
+
+  // Reads the record at `loc`, checks it (header, checksum, decoding, content
+  // hash against `hash`) and writes its raw_len bytes to `out`. `scratch` is
+  // reused between calls. kCorruption names what is wrong.
+  Status ReadChunk(const ChunkHash& hash, const ChunkLocation& loc, ChunkDecoder* decoder,
+                   std::vector<uint8_t>* scratch, uint8_t* out) const;
+
+  // Deletes segment files that the catalog does not know: bytes of
+  // checkpoints that never committed, or of segments freed just before a crash.
+  Status ReclaimOrphans();
+
+  // Deletes the files of segments no longer live; returns the bytes freed.
+  uint64_t DeleteSegments(const std::vector<uint64_t>& ids);
+
+ private:
+  Result<int> SegmentFd(uint64_t id) const;
+
+  std::string dir_;
+  StoreOptions options_;
+  std::unique_ptr<Catalog> catalog_;
+  std::atomic<uint64_t> next_segment_id_{1};
+  mutable std::mutex fd_mu_;
+  mutable std::map<uint64_t, int> fds_;
+};
+
+}  // namespace ckpt
