@@ -324,7 +324,7 @@ Result<RemovalOutcome> Catalog::Commit(const CommitRequest& request) {
 }
 
 Result<RemovalOutcome> Catalog::RemoveManifests(const std::string& job,
-                                                const std::vector<uint64_t>& steps) {
+                                                const std::vector<uint64_t>& steps, bool dry_run) {
   if (read_only_) return Status::FailedPrecondition("catalog is open read-only");
   std::lock_guard<std::mutex> lock(write_mu_);
   RefUpdate update(db_.get());
@@ -339,6 +339,7 @@ Result<RemovalOutcome> Catalog::RemoveManifests(const std::string& job,
   }
   RemovalOutcome out;
   CKPT_RETURN_IF_ERROR(update.Apply(&batch, &out.freed_chunks, &out.dead_segments, std::nullopt));
+  if (dry_run) return out;
   rocksdb::WriteOptions wo;
   wo.sync = true;
   CKPT_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "remove checkpoints"));

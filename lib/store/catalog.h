@@ -86,9 +86,10 @@ class Catalog {
   // concurrent GC): nothing is changed then.
   Result<RemovalOutcome> Commit(const CommitRequest& request);
 
-  // Removes manifests and drops the references they held, atomically.
+  // Removes manifests and drops the references they held, atomically. With
+  // dry_run, only reports what would be freed.
   Result<RemovalOutcome> RemoveManifests(const std::string& job,
-                                         const std::vector<uint64_t>& steps);
+                                         const std::vector<uint64_t>& steps, bool dry_run = false);
 
  private:
   Catalog(std::unique_ptr<rocksdb::DB> db, bool read_only);

@@ -73,9 +73,9 @@ std::string ChunkFault::ToString() const {
 Store::Rep::Rep(std::string dir, StoreOptions options, std::unique_ptr<Catalog> catalog)
     : dir_(std::move(dir)), options_(options), catalog_(std::move(catalog)) {}
 
-Store::Rep::~Rep() {
-  for (auto& [id, fd] : fds_) ::close(fd);
-}
+Store::Rep::~Rep() = default;
+
+Store::Rep::OpenFile::~OpenFile() { ::close(fd); }
 
 std::string Store::Rep::SegmentName(uint64_t id) const {
   char name[32];
@@ -85,31 +85,30 @@ std::string Store::Rep::SegmentName(uint64_t id) const {
 
 std::string Store::Rep::SegmentPath(uint64_t id) const { return dir_ + "/" + SegmentName(id); }
 
-Result<int> Store::Rep::SegmentFd(uint64_t id) const {
+Result<std::shared_ptr<Store::Rep::OpenFile>> Store::Rep::SegmentFile(uint64_t id) const {
   std::lock_guard<std::mutex> lock(fd_mu_);
-  auto it = fds_.find(id);
-  if (it != fds_.end()) return it->second;
-  if (fds_.size() >= 64) {
-    for (auto& [old_id, fd] : fds_) ::close(fd);
-    fds_.clear();
-  }
+  auto it = files_.find(id);
+  if (it != files_.end()) return it->second;
+  if (files_.size() >= 64) files_.clear();  // bound the open descriptors
   const std::string path = SegmentPath(id);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open segment " + path, errno);
-  fds_[id] = fd;
-  return fd;
+  auto file = std::make_shared<OpenFile>(fd);
+  files_[id] = file;
+  return file;
 }
 
 Status Store::Rep::ReadChunk(const ChunkHash& hash, const ChunkLocation& loc,
                              ChunkDecoder* decoder, std::vector<uint8_t>* scratch,
                              uint8_t* out) const {
-  auto fd = SegmentFd(loc.segment_id);
-  if (!fd.ok()) return fd.status();
+  auto file = SegmentFile(loc.segment_id);
+  if (!file.ok()) return file.status();
+  const int fd = (*file)->fd;
   const size_t total = kRecordHeaderSize + loc.stored_len;
   if (scratch->size() < total) scratch->resize(total);
   size_t done = 0;
   while (done < total) {
-    ssize_t n = ::pread(*fd, scratch->data() + done, total - done,
+    ssize_t n = ::pread(fd, scratch->data() + done, total - done,
                         static_cast<off_t>(loc.offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -175,13 +174,7 @@ uint64_t Store::Rep::DeleteSegments(const std::vector<uint64_t>& ids) {
   uint64_t freed = 0;
   {
     std::lock_guard<std::mutex> lock(fd_mu_);
-    for (uint64_t id : ids) {
-      auto it = fds_.find(id);
-      if (it != fds_.end()) {
-        ::close(it->second);
-        fds_.erase(it);
-      }
-    }
+    for (uint64_t id : ids) files_.erase(id);
   }
   for (uint64_t id : ids) {
     const std::string path = SegmentPath(id);
@@ -373,11 +366,18 @@ Result<GcResult> Store::Gc(const std::string& job, const GcOptions& options) {
     (recent || milestone ? result.kept_steps : remove).push_back(step);
   }
   result.removed_steps = remove;
-  if (options.dry_run || remove.empty()) return result;
-  auto outcome = rep_->catalog().RemoveManifests(job, remove);
+  if (remove.empty()) return result;
+  auto outcome = rep_->catalog().RemoveManifests(job, remove, options.dry_run);
   if (!outcome.ok()) return outcome.status();
   result.freed_chunks = outcome->freed_chunks;
-  result.freed_bytes = rep_->DeleteSegments(outcome->dead_segments);
+  if (options.dry_run) {
+    for (uint64_t id : outcome->dead_segments) {
+      struct stat st;
+      if (::stat(rep_->SegmentPath(id).c_str(), &st) == 0) result.freed_bytes += static_cast<uint64_t>(st.st_size);
+    }
+  } else {
+    result.freed_bytes = rep_->DeleteSegments(outcome->dead_segments);
+  }
   return result;
 }
 

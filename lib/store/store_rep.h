@@ -50,14 +50,23 @@ class Store::Rep {
   uint64_t DeleteSegments(const std::vector<uint64_t>& ids);
 
  private:
-  Result<int> SegmentFd(uint64_t id) const;
+  // An open segment file; closed when the last reader lets go of it, so GC
+  // never closes a descriptor under a concurrent read.
+  struct OpenFile {
+    explicit OpenFile(int f) : fd(f) {}
+    ~OpenFile();
+    OpenFile(const OpenFile&) = delete;
+    OpenFile& operator=(const OpenFile&) = delete;
+    const int fd;
+  };
+  Result<std::shared_ptr<OpenFile>> SegmentFile(uint64_t id) const;
 
   std::string dir_;
   StoreOptions options_;
   std::unique_ptr<Catalog> catalog_;
   std::atomic<uint64_t> next_segment_id_{1};
   mutable std::mutex fd_mu_;
-  mutable std::map<uint64_t, int> fds_;
+  mutable std::map<uint64_t, std::shared_ptr<OpenFile>> files_;
 };
 
 }  // namespace ckpt
