@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -143,12 +144,24 @@ TEST(SegmentWriter, FileSizeIsAMultipleOf4096EvenForOneTinyRecord) {
   EXPECT_EQ(std::filesystem::file_size(dir.Sub("t.seg")), 4096u);
 }
 
-TEST(SegmentWriter, DirectIoOnTmp) {
+// True when the filesystem of `dir` accepts O_DIRECT opens.
+bool AcceptsDirectIo(const std::string& dir) {
+  const std::string probe = dir + "/.odirect-probe";
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
+  if (fd < 0) {
+    const bool refused = errno == EINVAL;
+    ::unlink(probe.c_str());
+    return !refused;
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return true;
+}
+
+TEST(SegmentWriter, UsesDirectIoWhereTheFilesystemAcceptsIt) {
   ScratchDir dir;
-  struct statfs fs;
-  ASSERT_EQ(::statfs(dir.path().c_str(), &fs), 0);
-  if (static_cast<long>(fs.f_type) == kTmpfsMagic)
-    GTEST_SKIP() << dir.path() << " is tmpfs, which refuses O_DIRECT";
+  if (!AcceptsDirectIo(dir.path()))
+    GTEST_SKIP() << "the filesystem of " << dir.path() << " refuses O_DIRECT";
   SegmentWriterOptions o;
   o.buffer_bytes = 64 << 10;
   bool direct = false;
@@ -166,6 +179,8 @@ TEST(SegmentWriter, UseDirectIoFalseWritesBuffered) {
   EXPECT_FALSE(direct);
 }
 
+// tmpfs refused O_DIRECT before Linux 6.6; there the writer must fall back to
+// buffered writes. Newer kernels accept it, and the fallback is not reached.
 TEST(SegmentWriter, FallsBackToBufferedWritesOnTmpfs) {
   std::error_code ec;
   if (!std::filesystem::is_directory("/dev/shm", ec))
@@ -176,13 +191,17 @@ TEST(SegmentWriter, FallsBackToBufferedWritesOnTmpfs) {
   char tmpl[] = "/dev/shm/ckpt-seg-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string shm_dir = tmpl;
+  const bool accepts = AcceptsDirectIo(shm_dir);
   SegmentWriterOptions o;
   o.buffer_bytes = 64 << 10;
   o.use_direct_io = true;
-  bool direct = true;
+  bool direct = !accepts;
   WriteAndCheck(shm_dir + "/s.seg", o, {100, 150000, 33}, &direct);
-  EXPECT_FALSE(direct);
   std::filesystem::remove_all(shm_dir, ec);
+  EXPECT_EQ(direct, accepts);
+  if (accepts)
+    GTEST_SKIP() << "tmpfs accepts O_DIRECT on this kernel (Linux >= 6.6): the bytes are right, "
+                    "but the buffered fallback was not exercised";
 }
 
 TEST(SegmentWriter, AbortRemovesTheFile) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -113,8 +114,19 @@ class Client::Impl {
     return first;
   }
 
+  // Waits until every requested checkpoint finished, keeping their errors
+  // for the next flush().
+  void WaitIdle() {
+    std::vector<std::shared_ptr<Ticket::State>> waiting;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiting = outstanding_;
+    }
+    for (const auto& s : waiting) (void)Ticket(s).wait_durable();
+  }
+
   Result<uint64_t> Restore(std::optional<uint64_t> step) {
-    (void)Flush();  // failures were reported on their tickets and stderr
+    WaitIdle();  // a restore must not race a commit of the same job
     std::lock_guard<std::mutex> lock(mu_);
     if (regions_.empty()) return Status::FailedPrecondition("restore: no region is protected");
     if (step) {
@@ -181,7 +193,8 @@ class Client::Impl {
       auto pending = std::make_shared<std::atomic<int>>(1);
       auto error = std::make_shared<Status>();
       auto error_mu = std::make_shared<std::mutex>();
-      auto finish = [this, request, error, error_mu] {
+      auto all_copied = std::make_shared<std::promise<void>>();
+      auto finish = [this, request, error, error_mu, all_copied] {
         Status e;
         {
           std::lock_guard<std::mutex> lock(*error_mu);
@@ -189,6 +202,7 @@ class Client::Impl {
         }
         if (e.ok()) request->state->SetCopied();
         work_.Push(WorkItem{WorkItem::kEnd, request, 0, 0, -1, 0, e});
+        all_copied->set_value();
       };
       bool stop = false;
       for (size_t r = 0; r < request->regions.size() && !stop; ++r) {
@@ -219,6 +233,10 @@ class Client::Impl {
         }
       }
       if (pending->fetch_sub(1) == 1) finish();
+      // The writer takes one checkpoint at a time: with an asynchronous copy
+      // engine the next checkpoint's chunks must not start before this one's
+      // end marker is queued.
+      all_copied->get_future().wait();
     }
   }
 

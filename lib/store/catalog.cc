@@ -84,7 +84,7 @@ Result<SegmentEntry> DecodeSegment(uint64_t id, std::string_view v) {
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::OK();
   const std::string msg = what + ": " + s.ToString();
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+  if (s.IsIOError() && s.ToString().find("/LOCK") != std::string::npos)
     return Status::Busy(what + ": the store is open for writing by another process (" +
                         s.ToString() + ")");
   if (s.IsNoSpace()) return Status::NoSpace(msg);

@@ -92,6 +92,8 @@ Result<std::shared_ptr<Store::Rep::OpenFile>> Store::Rep::SegmentFile(uint64_t i
   if (files_.size() >= 64) files_.clear();  // bound the open descriptors
   const std::string path = SegmentPath(id);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // The catalog says the file holds live chunks: its absence is damage.
+  if (fd < 0 && errno == ENOENT) return Status::Corruption("segment file " + path + " is missing");
   if (fd < 0) return ErrnoStatus("open segment " + path, errno);
   auto file = std::make_shared<OpenFile>(fd);
   files_[id] = file;

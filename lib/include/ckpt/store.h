@@ -58,7 +58,8 @@ struct ChunkFault {
   uint64_t file_offset = 0;
   std::string what;          // e.g. "payload checksum mismatch"
 
-  // "job j step 150 region 'weights' chunk 3 (offset 12582912): ... in segments/...@..."
+  // "job j step 150 region 'weights' chunk 3 (region offset 12582912): <what>
+  //  [segments/0000000000000002.seg @ 4096]""
   std::string ToString() const;
 };
 
