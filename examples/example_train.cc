@@ -7,6 +7,12 @@
 // step, so the checkpoint in flight is lost as in a real crash); --resume
 // then continues from the newest committed checkpoint and ends bit-identical
 // to a run that was never interrupted.
+//
+// --device cuda trains the same model with CUDA kernels (mlp_model_cuda.h) on
+// one stream, with the stream-ordered calls: checkpoint(step, stream) and
+// ticket.guard(stream), so the host never waits for a snapshot. Same flags,
+// same bit-exact resume guarantee (on the same GPU). Without a usable GPU, or
+// in a build without the CUDA backend, it exits 2 saying why.
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,10 +22,17 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "ckpt/client.h"
 #include "mlp_model.h"
+#ifdef CKPT_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "mlp_model_cuda.h"
+#endif
 
 namespace po = boost::program_options;
 
@@ -40,6 +53,7 @@ struct Flags {
   std::string compression;
   uint64_t batch = 0;
   uint64_t log_every = 0;
+  std::string device;
 };
 
 // Parses the command line; exits 0 for --help and 2 for bad input.
@@ -66,7 +80,9 @@ Flags ParseFlags(int argc, char** argv) {
       ("staging-mb", po::value(&f.staging_mb)->default_value(256), "staging pool size in MiB")
       ("compression", po::value(&f.compression)->default_value("zstd"), "zstd or off")
       ("batch", po::value(&f.batch)->default_value(4), "samples per step")
-      ("log-every", po::value(&f.log_every)->default_value(50), "print the loss every N steps");
+      ("log-every", po::value(&f.log_every)->default_value(50), "print the loss every N steps")
+      ("device", po::value(&f.device)->default_value("host"),
+       "host (plain C++) or cuda (CUDA kernels; device-memory state, stream-ordered checkpoints)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -82,6 +98,10 @@ Flags ParseFlags(int argc, char** argv) {
   if (vm.count("fail-at-step")) f.fail_at_step = fail_at;
   if (f.compression != "zstd" && f.compression != "off") {
     std::cerr << "example-train: --compression must be zstd or off, not '" << f.compression << "'\n";
+    std::exit(2);
+  }
+  if (f.device != "host" && f.device != "cuda") {
+    std::cerr << "example-train: --device must be host or cuda, not '" << f.device << "'\n";
     std::exit(2);
   }
   if (f.model_mb == 0) {
@@ -109,11 +129,135 @@ int Fail(const std::string& what, const ckpt::Status& s) {
   return 1;
 }
 
+// Where the model lives and how the loop talks to ckpt about it.
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+  // (name, pointer, floats) of each region to protect.
+  struct Region {
+    const char* name;
+    float* data;
+    size_t floats;
+  };
+  virtual std::vector<Region> Regions() = 0;
+  virtual void ComputeGradients(uint64_t step) = 0;  // reads the state: may overlap a snapshot
+  // ckpt: the guard. The update that follows must not run before the snapshot is copied.
+  virtual ckpt::Status Guard(const ckpt::Ticket& t) = 0;
+  virtual void ApplyAdam(uint64_t step) = 0;
+  virtual float Loss() = 0;
+  virtual ckpt::Result<ckpt::Ticket> Checkpoint(ckpt::Client& client, uint64_t step) = 0;  // ckpt: returns at once
+  // Empty, or the first device error so far.
+  virtual std::string Check() { return ""; }
+  // The final state, in region order (waits for the device).
+  virtual std::string FinalState(std::vector<std::vector<float>>* out) = 0;
+};
+
+class HostTrainer final : public Trainer {
+ public:
+  explicit HostTrainer(example::MlpModel& model) : model_(model) {}
+  std::vector<Region> Regions() override {
+    return {{"weights", model_.params().data(), model_.params().size()},
+            {"adam.exp_avg", model_.exp_avg().data(), model_.exp_avg().size()},
+            {"adam.exp_avg_sq", model_.exp_avg_sq().data(), model_.exp_avg_sq().size()},
+            {"frozen.embedding", model_.frozen().data(), model_.frozen().size()}};
+  }
+  void ComputeGradients(uint64_t step) override { loss_ = model_.ComputeGradients(step); }
+  ckpt::Status Guard(const ckpt::Ticket& t) override { return t.wait_copied(); }
+  void ApplyAdam(uint64_t step) override { model_.ApplyAdam(step); }
+  float Loss() override { return loss_; }
+  ckpt::Result<ckpt::Ticket> Checkpoint(ckpt::Client& client, uint64_t step) override {
+    return client.checkpoint(step);
+  }
+  std::string FinalState(std::vector<std::vector<float>>* out) override {
+    *out = {model_.params(), model_.exp_avg(), model_.exp_avg_sq(), model_.frozen()};
+    return "";
+  }
+
+ private:
+  example::MlpModel& model_;
+  float loss_ = 0;
+};
+
+#ifdef CKPT_HAVE_CUDA
+class CudaTrainer final : public Trainer {
+ public:
+  CudaTrainer(std::unique_ptr<example::MlpModelCuda> model, cudaStream_t stream)
+      : model_(std::move(model)), stream_(stream) {}
+  ~CudaTrainer() override {
+    (void)cudaStreamSynchronize(stream_);
+    (void)cudaStreamDestroy(stream_);
+  }
+  std::vector<Region> Regions() override {
+    return {{"weights", model_->params(), model_->param_count()},
+            {"adam.exp_avg", model_->exp_avg(), model_->param_count()},
+            {"adam.exp_avg_sq", model_->exp_avg_sq(), model_->param_count()},
+            {"frozen.embedding", model_->frozen(), model_->frozen_count()}};
+  }
+  void ComputeGradients(uint64_t step) override { model_->ComputeGradients(step, stream_); }
+  // The stream waits for the copy; the host goes on enqueueing.
+  ckpt::Status Guard(const ckpt::Ticket& t) override { return t.guard(stream_); }
+  void ApplyAdam(uint64_t step) override { model_->ApplyAdam(step, stream_); }
+  float Loss() override { return model_->Loss(stream_); }
+  ckpt::Result<ckpt::Ticket> Checkpoint(ckpt::Client& client, uint64_t step) override {
+    return client.checkpoint(step, stream_);
+  }
+  std::string Check() override { return example::MlpModelCuda::CheckError(); }
+  std::string FinalState(std::vector<std::vector<float>>* out) override {
+    if (cudaStreamSynchronize(stream_) != cudaSuccess) return example::MlpModelCuda::CheckError();
+    out->clear();
+    for (const Region& r : Regions()) {
+      out->emplace_back();
+      std::string e = example::MlpModelCuda::ToHost(r.data, r.floats, &out->back());
+      if (!e.empty()) return e;
+    }
+    return "";
+  }
+
+ private:
+  std::unique_ptr<example::MlpModelCuda> model_;
+  cudaStream_t stream_;
+};
+#endif
+
+// Exits 2 when --device cuda cannot run here.
+std::unique_ptr<Trainer> MakeCudaTrainer(example::MlpModel& init) {
+#ifdef CKPT_HAVE_CUDA
+  const std::string why = example::MlpModelCuda::NoDeviceReason();
+  if (!why.empty()) {
+    std::cerr << "example-train: --device cuda: no CUDA device: " << why << "\n";
+    std::exit(2);
+  }
+  std::string error;
+  auto model = example::MlpModelCuda::Create(init, &error);
+  if (!model) {
+    std::cerr << "example-train: --device cuda: " << error << "\n";
+    std::exit(1);
+  }
+  cudaStream_t stream = nullptr;
+  if (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) {
+    std::cerr << "example-train: --device cuda: cannot create a stream: " << example::MlpModelCuda::CheckError()
+              << "\n";
+    std::exit(1);
+  }
+  return std::make_unique<CudaTrainer>(std::move(model), stream);
+#else
+  (void)init;
+  std::cerr << "example-train: --device cuda: this build has no CUDA backend (no CUDA toolkit at build "
+               "time, or configured with -DCKPT_WITH_CUDA=OFF)\n";
+  std::exit(2);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a SIGKILL in logs
   const Flags flags = ParseFlags(argc, argv);
   example::MlpModel model(flags.model_mb << 20, flags.frozen_mb << 20, flags.batch, /*seed=*/42);
+  // --device cuda: the initial state is made on the host (same values), then
+  // lives on the device.
+  std::unique_ptr<Trainer> trainer =
+      flags.device == "cuda" ? MakeCudaTrainer(model) : std::make_unique<HostTrainer>(model);
 
   // ckpt: open a client and protect the training state.
   ckpt::Options options;
@@ -127,18 +271,16 @@ int main(int argc, char** argv) {
   if (!opened.ok()) return Fail("cannot open the store", opened.status());
   std::unique_ptr<ckpt::Client> client = std::move(opened).value();
   const auto f32 = ckpt::ElementType::kFloat32;
-  for (auto [name, vec] : {std::pair<const char*, std::vector<float>*>{"weights", &model.params()},
-                           {"adam.exp_avg", &model.exp_avg()},
-                           {"adam.exp_avg_sq", &model.exp_avg_sq()},
-                           {"frozen.embedding", &model.frozen()}}) {
-    if (vec->empty()) continue;
-    ckpt::Status s = client->protect(name, vec->data(), vec->size() * sizeof(float), f32);
+  for (const Trainer::Region& r : trainer->Regions()) {
+    if (r.floats == 0) continue;
+    ckpt::Status s = client->protect(r.name, r.data, r.floats * sizeof(float), f32);
     if (!s.ok()) return Fail("protect", s);
   }
-  std::printf("example-train: job %s, %zu parameters (hidden %zu), %.1f MiB trainable + %.1f MiB frozen\n",
+  std::printf("example-train: job %s, %zu parameters (hidden %zu), %.1f MiB trainable + %.1f MiB frozen%s\n",
               flags.job.c_str(), model.param_count(), model.hidden(),
               3.0 * model.param_count() * sizeof(float) / 1048576.0,
-              model.frozen().size() * sizeof(float) / 1048576.0);
+              model.frozen().size() * sizeof(float) / 1048576.0,
+              flags.device == "cuda" ? ", on the CUDA device" : "");
 
   uint64_t step = 0;
   if (flags.resume) {
@@ -167,22 +309,28 @@ int main(int argc, char** argv) {
   float loss = 0;
   while (step < flags.steps) {
     ++step;
-    loss = model.ComputeGradients(step);  // reads the state: may overlap a snapshot
+    trainer->ComputeGradients(step);
     if (in_flight) {
       // ckpt: the guard. The update below must not run before the snapshot is copied.
-      ckpt::Status s = in_flight->wait_copied();
+      ckpt::Status s = trainer->Guard(*in_flight);
       if (!s.ok()) std::fprintf(stderr, "example-train: checkpoint step %llu failed: %s\n",
                                 static_cast<unsigned long long>(in_flight->step()), s.ToString().c_str());
       report_once();
     }
-    model.ApplyAdam(step);
-    if (flags.log_every > 0 && step % flags.log_every == 0)
+    trainer->ApplyAdam(step);
+    if (flags.log_every > 0 && step % flags.log_every == 0) {
+      loss = trainer->Loss();
       std::printf("step %llu loss %.6f (%.1f s)\n", static_cast<unsigned long long>(step), loss, Seconds(t0));
+    }
+    if (std::string e = trainer->Check(); !e.empty()) {
+      std::cerr << "example-train: device error at step " << step << ": " << e << "\n";
+      return 1;
+    }
 
     if (client->should_checkpoint(step)) {  // ckpt: ask the policy
       if (in_flight) (void)in_flight->wait_durable();  // at most one checkpoint in flight
       report_once();
-      auto ticket = client->checkpoint(step);  // ckpt: returns at once
+      auto ticket = trainer->Checkpoint(*client, step);  // ckpt: returns at once
       if (!ticket.ok()) return Fail("checkpoint", ticket.status());
       in_flight = *ticket;
       reported = false;
@@ -196,6 +344,7 @@ int main(int argc, char** argv) {
       ::kill(::getpid(), SIGKILL);
     }
   }
+  loss = trainer->Loss();
 
   ckpt::Status flushed = client->flush();  // ckpt: everything durable before exit
   report_once();
@@ -206,10 +355,14 @@ int main(int argc, char** argv) {
               Seconds(t0));
 
   if (!flags.dump_final.empty()) {
+    std::vector<std::vector<float>> state;
+    if (std::string e = trainer->FinalState(&state); !e.empty()) {
+      std::cerr << "example-train: cannot read the final state: " << e << "\n";
+      return 1;
+    }
     std::ofstream out(flags.dump_final, std::ios::binary | std::ios::trunc);
-    for (auto* vec : {&model.params(), &model.exp_avg(), &model.exp_avg_sq(), &model.frozen()})
-      out.write(reinterpret_cast<const char*>(vec->data()),
-                static_cast<std::streamsize>(vec->size() * sizeof(float)));
+    for (const auto& vec : state)
+      out.write(reinterpret_cast<const char*>(vec.data()), static_cast<std::streamsize>(vec.size() * sizeof(float)));
     out.close();
     if (!out) {
       std::cerr << "example-train: cannot write " << flags.dump_final << "\n";

@@ -31,6 +31,10 @@ class MlpModel {
   std::vector<float>& exp_avg_sq() { return v_; }
   std::vector<float>& frozen() { return frozen_; }
   size_t hidden() const { return hidden_; }
+  size_t inputs() const { return in_; }
+  size_t outputs() const { return out_; }
+  size_t batch() const { return batch_; }
+  size_t frozen_rows() const { return rows_; }
   size_t param_count() const { return params_.size(); }
 
  private:

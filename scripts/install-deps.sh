@@ -19,9 +19,30 @@ PACKAGES=(
   libgmock-dev
   libbenchmark-dev
   nlohmann-json3-dev
+  # libFuzzer targets (scripts/fuzz.sh): clang with its runtime libraries.
+  clang
+  libclang-rt-14-dev
   # Not a build dependency: scripts/demo.sh checks `ckpt ls --json` with it.
   python3
 )
+
+# Optional: numpy and safetensors for the check of `ckpt export --format
+# safetensors` (tests/python/test_export_safetensors.py). Debian 12 does not
+# package safetensors, so both come from PyPI, for the python3 first on PATH
+# (the one the tests run). Best effort: where pip cannot install them (no
+# network, or a Debian python3 that refuses pip as "externally managed") that
+# test reports SKIPPED and nothing else changes.
+python_test_packages() {
+  if python3 -c 'import numpy, safetensors.numpy' 2>/dev/null; then
+    echo "install-deps: python3 has numpy and safetensors"
+  elif timeout 300 python3 -m pip install --quiet --disable-pip-version-check \
+         safetensors numpy; then
+    echo "install-deps: installed safetensors and numpy from PyPI for $(command -v python3)"
+  else
+    echo "install-deps: could not pip install safetensors numpy for $(command -v python3);" \
+         "the safetensors export check will be skipped" >&2
+  fi
+}
 
 # A package counts as installed only when dpkg reports "install ok installed"
 # (not, for example, "deinstall ok config-files").
@@ -34,6 +55,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  python_test_packages
   exit 0
 fi
 
@@ -52,4 +74,5 @@ export DEBIAN_FRONTEND=noninteractive
 ${SUDO[@]+"${SUDO[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update
 ${SUDO[@]+"${SUDO[@]}"} env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+python_test_packages
 echo "install-deps: done"

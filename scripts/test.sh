@@ -104,11 +104,33 @@ build_and_test "asan+ubsan" build-asan \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_SANITIZE=address,undefined \
   -DCKPT_WERROR=ON -DCKPT_BUILD_BENCH=OFF
 
+# ThreadSanitizer on the suites whose subject is concurrency: the client's
+# threads and tickets, copy ordering, GC and restore during checkpoints.
+TSAN_TESTS=(client_checkpoint_test concurrency_test)
+[[ -f tests/copy_ordering_test.cc ]] && TSAN_TESTS+=(copy_ordering_test)
+run_tsan() {
+  local t
+  for t in "${TSAN_TESTS[@]}"; do
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/tests/$t" --gtest_brief=1 || return 1
+  done
+}
+ensure_ninja_cache build-tsan
+if phase "tsan: configure" cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+     -DCKPT_SANITIZE=thread -DCKPT_WERROR=ON -DCKPT_BUILD_BENCH=OFF &&
+   phase "tsan: build" cmake --build build-tsan -j"$JOBS" --target "${TSAN_TESTS[@]}"; then
+  phase "tsan: tests" run_tsan || true
+else
+  skip "tsan: tests" "configure or build failed"
+fi
+
+# libFuzzer on the decoders of on-disk data (chunk records, manifests).
+phase "fuzz: chunk record and manifest decoders" bash scripts/fuzz.sh 30 || true
+
 echo
 echo "=================================================================="
 for line in "${RESULTS[@]}"; do echo "  $line"; done
 if [[ $FAILED -eq 0 ]]; then
-  echo "SUMMARY: PASS: release and asan+ubsan builds, all tests passed," \
+  echo "SUMMARY: PASS: release, asan+ubsan and tsan builds, all tests and fuzzers passed," \
        "in $(seconds_since "$TOTAL_START") s"
   exit 0
 fi

@@ -309,3 +309,12 @@ TEST(ChunkCodec, DecodeRejectsUnknownCodecAndPlaneWidth) {
 
 }  // namespace
 }  // namespace ckpt
+
+// Found by tests/fuzz/fuzz_chunk_record.cc: an empty chunk must not reach
+// memcpy or the plane join with a null output pointer.
+TEST(ChunkCodecRegression, EmptyChunkDecodesOnlyFromAnEmptyRawPayload) {
+  ckpt::ChunkDecoder decoder;
+  EXPECT_TRUE(decoder.Decode(ckpt::Codec::kRaw, 0, {}, nullptr, 0).ok());
+  EXPECT_TRUE(decoder.Decode(ckpt::Codec::kZstd, 4, {}, nullptr, 0).IsCorruption());
+  EXPECT_TRUE(decoder.Decode(ckpt::Codec::kRaw, 0, "x", nullptr, 0).IsCorruption());
+}

@@ -169,7 +169,7 @@ std::string JoinSteps(const std::vector<uint64_t>& steps) {
 void PrintExitCodes(std::ostream& out) {
   out << "Exit codes:\n"
          "  0  success\n"
-         "  1  damage found (verify), or restore refused because the checkpoint is damaged\n"
+         "  1  damage found (verify), or restore/export refused because the checkpoint is damaged\n"
          "  2  usage error: unknown subcommand or flag, missing required flag, bad value\n"
          "  3  runtime error: store missing or not a store, job or step not found, I/O error\n";
 }

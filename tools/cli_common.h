@@ -85,5 +85,6 @@ int RunLs(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunRestore(const std::vector<std::string>& args);
 int RunGc(const std::vector<std::string>& args);
+int RunExport(const std::vector<std::string>& args);
 
 }  // namespace ckpt::cli

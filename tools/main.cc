@@ -4,6 +4,7 @@
 //   ckpt verify  --store DIR --job J [--step N | --all]
 //   ckpt restore --store DIR --job J [--step N] --out DIR [--force]
 //   ckpt gc      --store DIR --job J --keep-last N [--keep-every K] [--dry-run]
+//   ckpt export  --store DIR --job J [--step N] --format safetensors --out FILE [--force]
 //   ckpt --version | --help
 #include <exception>
 #include <iostream>
@@ -28,6 +29,7 @@ constexpr Subcommand kSubcommands[] = {
     {"verify", "read back and check every chunk of a checkpoint", RunVerify},
     {"restore", "write the regions of a checkpoint to files", RunRestore},
     {"gc", "remove old checkpoints of a job and reclaim their space", RunGc},
+    {"export", "write a checkpoint as a safetensors file", RunExport},
 };
 
 const Subcommand* FindSubcommand(std::string_view name) {

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <map>
 #include <mutex>
@@ -26,6 +28,7 @@ struct Region {
   uint8_t* data = nullptr;
   size_t bytes = 0;
   ElementType type = ElementType::kBytes;
+  MemoryLocation location;  // detected by protect()
 };
 
 Status ValidateOptions(const Options& o) {
@@ -48,12 +51,12 @@ Status ValidateOptions(const Options& o) {
 class Client::Impl {
  public:
   Impl(const Options& options, std::shared_ptr<Store> store, std::unique_ptr<StagingPool> pool,
-       std::unique_ptr<CheckpointWriter> writer)
+       std::unique_ptr<CheckpointWriter> writer, std::unique_ptr<CopyEngine> copy_engine)
       : options_(options),
         store_(std::move(store)),
         pool_(std::move(pool)),
         writer_(std::move(writer)),
-        copy_engine_(NewHostCopyEngine()) {
+        copy_engine_(std::move(copy_engine)) {
     copier_ = std::thread([this] { CopyLoop(); });
     processor_ = std::thread([this] { ProcessLoop(); });
   }
@@ -81,19 +84,40 @@ class Client::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& r : regions_)
       if (r.name == name) return Status::AlreadyExists("region '" + name + "' is already protected");
-    regions_.push_back({name, static_cast<uint8_t*>(data), bytes, type});
+    auto location = copy_engine_->Locate(data, bytes);
+    if (!location.ok()) return location.status().WithContext("protect region '" + name + "'");
+    if (IsDeviceSide(*location) && !staging_pinned_) {
+      // Device copies need pinned staging memory: pin the pool once.
+      CKPT_RETURN_IF_ERROR(copy_engine_->PinStaging(pool_->base(), pool_->total_bytes())
+                               .WithContext("protect region '" + name + "'"));
+      staging_pinned_ = true;
+    }
+    regions_.push_back({name, static_cast<uint8_t*>(data), bytes, type, *location});
     return Status::OK();
   }
 
-  Result<Ticket> Checkpoint(uint64_t step) {
+  std::vector<ProtectedRegion> Regions() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ProtectedRegion> out;
+    for (const auto& r : regions_)
+      out.push_back({r.name, r.bytes, r.type, r.location.kind, r.location.device});
+    return out;
+  }
+
+  Result<Ticket> Checkpoint(uint64_t step, CUstream_st* stream) {
     std::lock_guard<std::mutex> lock(mu_);
     if (regions_.empty())
       return Status::FailedPrecondition("checkpoint(" + std::to_string(step) +
                                         "): no region is protected");
-    auto state = std::make_shared<Ticket::State>(step);
+    bool device_regions = false;
+    for (const auto& r : regions_) device_regions |= IsDeviceSide(r.location);
+    // The snapshot point: an event on the caller's stream (no host sync).
+    auto point = copy_engine_->Mark(stream, device_regions);
+    if (!point.ok()) return point.status().WithContext("checkpoint(" + std::to_string(step) + ")");
+    auto state = std::make_shared<Ticket::State>(step, copy_engine_->accepts_streams());
     PruneFinishedLocked();
     outstanding_.push_back(state);
-    requests_.Push(Request{state, regions_});
+    requests_.Push(Request{state, regions_, std::move(point).value()});
     return Ticket(state);
   }
 
@@ -160,6 +184,7 @@ class Client::Impl {
   struct Request {
     std::shared_ptr<Ticket::State> state;
     std::vector<Region> regions;
+    std::shared_ptr<SnapshotPoint> point;  // where the caller's stream stood; may be null
   };
   struct WorkItem {
     enum Kind { kBegin, kChunk, kEnd } kind;
@@ -170,6 +195,10 @@ class Client::Impl {
     size_t size = 0;
     Status copy_error;  // kEnd: why the copy failed, if it did
   };
+
+  static bool IsDeviceSide(const MemoryLocation& l) {
+    return l.kind == MemoryKind::kDevice || l.kind == MemoryKind::kManaged;
+  }
 
   void PruneFinishedLocked() {
     if (outstanding_.size() < 64) return;
@@ -183,6 +212,9 @@ class Client::Impl {
   }
 
   // Copy stage: region memory -> staging slots, chunk by chunk, in order.
+  // The copies may complete late and in any order (copy_engine.h); a slot
+  // belongs to its copy until the copy's `done` ran, then to the processor
+  // until it released it.
   void CopyLoop() {
     pthread_setname_np(pthread_self(), "ckpt-copy");
     while (auto next = requests_.Pop()) {
@@ -201,10 +233,21 @@ class Client::Impl {
           e = *error;
         }
         if (e.ok()) request->state->SetCopied();
+        // Every chunk of this checkpoint was pushed before its count dropped:
+        // the end marker comes after the last chunk.
         work_.Push(WorkItem{WorkItem::kEnd, request, 0, 0, -1, 0, e});
         all_copied->set_value();
       };
+      auto failed = [error, error_mu] {
+        std::lock_guard<std::mutex> lock(*error_mu);
+        return !error->ok();
+      };
       bool stop = false;
+      if (Status begun = copy_engine_->BeginSnapshot(request->point); !begun.ok()) {
+        std::lock_guard<std::mutex> lock(*error_mu);
+        *error = begun.WithContext("start the snapshot copy");
+        stop = true;
+      }
       for (size_t r = 0; r < request->regions.size() && !stop; ++r) {
         const Region& region = request->regions[r];
         for (size_t offset = 0; offset < region.bytes; offset += options_.chunk_bytes) {
@@ -215,23 +258,42 @@ class Client::Impl {
             stop = true;
             break;
           }
+          if (failed()) {  // an earlier copy failed: issue no more
+            pool_->Release(slot);
+            stop = true;
+            break;
+          }
           const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
           const size_t index = offset / options_.chunk_bytes;
           pending->fetch_add(1);
           copy_engine_->CopyToStaging(
-              region.data + offset, pool_->data(slot), size,
+              region.data + offset, region.location, pool_->data(slot), size,
               [this, request, r, index, slot, size, pending, error, error_mu, finish](Status s) {
                 if (s.ok()) {
                   work_.Push(WorkItem{WorkItem::kChunk, request, r, index, slot, size, {}});
                 } else {
                   pool_->Release(slot);
                   std::lock_guard<std::mutex> lock(*error_mu);
-                  if (error->ok()) *error = s.WithContext("copy to staging");
+                  if (error->ok())
+                    *error = s.WithContext("copy region '" + request->regions[r].name + "' chunk " +
+                                           std::to_string(index) + " to staging");
                 }
                 if (pending->fetch_sub(1) == 1) finish();
               });
         }
       }
+      // The guard's fence: completes with the last copy issued above.
+      std::shared_ptr<CopyFence> fence;
+      if (!stop) {
+        auto ended = copy_engine_->EndSnapshot();
+        if (ended.ok()) {
+          fence = std::move(ended).value();
+        } else {
+          std::lock_guard<std::mutex> lock(*error_mu);
+          if (error->ok()) *error = ended.status().WithContext("end the snapshot copy");
+        }
+      }
+      request->state->SetIssued(std::move(fence));
       if (pending->fetch_sub(1) == 1) finish();
       // The writer takes one checkpoint at a time: with an asynchronous copy
       // engine the next checkpoint's chunks must not start before this one's
@@ -315,7 +377,9 @@ class Client::Impl {
 
     ChunkDecoder decoder;
     std::vector<uint8_t> scratch;
+    StagedRestore staged(this);  // waits for its copies however we leave
     for (const auto& [region, mr] : plan) {
+      const bool in_place = copy_engine_->host_addressable(region->location);
       for (size_t i = 0; i < mr->chunks.size(); ++i) {
         const uint64_t offset = i * manifest.chunk_bytes;
         const uint64_t len = std::min<uint64_t>(manifest.chunk_bytes, mr->bytes - offset);
@@ -324,24 +388,106 @@ class Client::Impl {
         if (!loc.ok()) return loc.status().WithContext(chunk_where);
         if (!loc->has_value()) return Status::Corruption(chunk_where + ": missing from the chunk index");
         if ((*loc)->raw_len != len) return Status::Corruption(chunk_where + ": wrong length in the index");
-        // Host regions are decoded in place; a device engine would decode
-        // into staging and copy from there.
+        if (in_place) {
+          // Host regions are decoded in place.
+          CKPT_RETURN_IF_ERROR(store_->rep()
+                                   ->ReadChunk(mr->chunks[i], **loc, &decoder, &scratch, region->data + offset)
+                                   .WithContext(chunk_where));
+          continue;
+        }
+        // Device regions: decode into a pinned staging slot and copy it to
+        // the device from there; the copy overlaps reading and decoding the
+        // next chunk. A slot comes back when its copy completed.
+        CKPT_RETURN_IF_ERROR(staged.error().WithContext(where + " region '" + region->name + "'"));
+        if (len <= pool_->slot_bytes()) {
+          const int slot = pool_->Acquire();
+          if (slot < 0) return Status::Aborted(chunk_where + ": client is closing");
+          Status read = store_->rep()
+                            ->ReadChunk(mr->chunks[i], **loc, &decoder, &scratch, pool_->data(slot))
+                            .WithContext(chunk_where);
+          if (!read.ok()) {
+            pool_->Release(slot);
+            return read;
+          }
+          staged.Copy(slot, pool_->data(slot), region->data + offset, region->location, len);
+          continue;
+        }
+        // The checkpoint's chunks are larger than a staging slot (it was
+        // written with a larger chunk_bytes): decode aside, stage in pieces.
+        std::vector<uint8_t> whole(len);
         CKPT_RETURN_IF_ERROR(store_->rep()
-                                 ->ReadChunk(mr->chunks[i], **loc, &decoder, &scratch, region->data + offset)
+                                 ->ReadChunk(mr->chunks[i], **loc, &decoder, &scratch, whole.data())
                                  .WithContext(chunk_where));
+        for (uint64_t done = 0; done < len; done += pool_->slot_bytes()) {
+          const size_t n = std::min<uint64_t>(pool_->slot_bytes(), len - done);
+          const int slot = pool_->Acquire();
+          if (slot < 0) return Status::Aborted(chunk_where + ": client is closing");
+          std::memcpy(pool_->data(slot), whole.data() + done, n);
+          staged.Copy(slot, pool_->data(slot), region->data + offset + done, region->location, n);
+        }
       }
     }
-    return Status::OK();
+    staged.Wait();
+    return staged.error().WithContext(where);
   }
+
+  // The device copies of one restore: each holds a staging slot until it
+  // completed. Wait() (also run by the destructor) waits for all of them.
+  class StagedRestore {
+   public:
+    explicit StagedRestore(Impl* impl) : impl_(impl), state_(std::make_shared<Shared>()) {}
+    ~StagedRestore() { Wait(); }
+
+    void Copy(int slot, const uint8_t* staging, uint8_t* dst, MemoryLocation where, size_t n) {
+      {
+        std::lock_guard<std::mutex> lock(state_->mu);
+        ++state_->in_flight;
+      }
+      StagingPool* pool = impl_->pool_.get();
+      auto state = state_;
+      impl_->copy_engine_->CopyFromStaging(staging, dst, where, n, [pool, slot, state](Status s) {
+        pool->Release(slot);
+        {
+          std::lock_guard<std::mutex> lock(state->mu);
+          if (!s.ok() && state->error.ok()) state->error = s.WithContext("copy to the device");
+          --state->in_flight;
+        }
+        state->cv.notify_all();
+      });
+    }
+
+    void Wait() {
+      std::unique_lock<std::mutex> lock(state_->mu);
+      state_->cv.wait(lock, [&] { return state_->in_flight == 0; });
+    }
+
+    Status error() const {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      return state_->error;
+    }
+
+   private:
+    struct Shared {
+      std::mutex mu;
+      std::condition_variable cv;
+      size_t in_flight = 0;
+      Status error;
+    };
+    Impl* impl_;
+    std::shared_ptr<Shared> state_;
+  };
 
   const Options options_;
   std::shared_ptr<Store> store_;
   std::unique_ptr<StagingPool> pool_;
   std::unique_ptr<CheckpointWriter> writer_;  // used by the processor thread only
-  std::unique_ptr<CopyEngine> copy_engine_;   // used by the copier thread only
+  // Driven by the copier thread, and under mu_ by protect, checkpoint (Mark)
+  // and restore; engines are thread-safe for that (copy_engine.h).
+  std::unique_ptr<CopyEngine> copy_engine_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<Region> regions_;
+  bool staging_pinned_ = false;
   std::vector<std::shared_ptr<Ticket::State>> outstanding_;
   Status unreported_;
 
@@ -364,7 +510,7 @@ Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
   auto writer = CheckpointWriter::Create(*store, options);
   if (!writer.ok()) return writer.status();
   auto impl = std::make_unique<Impl>(options, std::move(store).value(), std::move(pool).value(),
-                                     std::move(writer).value());
+                                     std::move(writer).value(), NewDefaultCopyEngine());
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -374,7 +520,11 @@ Client::~Client() = default;
 Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type) {
   return impl_->Protect(name, data, bytes, type);
 }
-Result<Ticket> Client::checkpoint(uint64_t step) { return impl_->Checkpoint(step); }
+std::vector<ProtectedRegion> Client::regions() const { return impl_->Regions(); }
+Result<Ticket> Client::checkpoint(uint64_t step) { return impl_->Checkpoint(step, nullptr); }
+Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) {
+  return impl_->Checkpoint(step, stream);
+}
 Result<uint64_t> Client::restore(std::optional<uint64_t> step) { return impl_->Restore(step); }
 std::optional<uint64_t> Client::latest_step() const { return impl_->LatestStep(); }
 bool Client::should_checkpoint(uint64_t step) const {

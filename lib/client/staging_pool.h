@@ -33,6 +33,9 @@ class StagingPool {
   void Close();
 
   uint8_t* data(int slot) const { return base_ + static_cast<size_t>(slot) * slot_bytes_; }
+  // The whole pool, e.g. to pin it for device copies (cudaHostRegister).
+  uint8_t* base() const { return base_; }
+  size_t total_bytes() const { return slot_bytes_ * slots_; }
   size_t slot_bytes() const { return slot_bytes_; }
   size_t slots() const { return slots_; }
   size_t free_slots() const;

@@ -9,6 +9,15 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+void Ticket::State::SetIssued(std::shared_ptr<CopyFence> f) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    issued = true;
+    fence = std::move(f);
+  }
+  cv.notify_all();
+}
+
 void Ticket::State::SetCopied() {
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -47,6 +56,29 @@ Status Ticket::wait_copied() const {
   std::unique_lock<std::mutex> lock(state_->mu);
   state_->cv.wait(lock, [&] { return state_->copied || state_->failed; });
   return state_->failed ? state_->error : Status::OK();
+}
+
+Status Ticket::guard(CUstream_st* stream) const {
+  if (stream != nullptr && !state_->accepts_streams)
+    return Status::InvalidArgument("guard: a CUDA stream was given, but this client has no CUDA backend; "
+                                   "pass a null stream");
+  std::shared_ptr<CopyFence> fence;
+  {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    // Issuing the last chunk needs staging slots: immediate when the pool
+    // holds the whole checkpoint, later when chunks flow through it.
+    state_->cv.wait(lock, [&] { return state_->issued || state_->copied || state_->failed; });
+    if (state_->failed) return state_->error;
+    if (state_->copied) return Status::OK();  // every copy has completed
+    if (!state_->fence) {
+      // The copy failed part-way: wait until the copies that were issued are
+      // done, so that nothing reads the regions any more.
+      state_->cv.wait(lock, [&] { return state_->copied || state_->failed; });
+      return state_->failed ? state_->error : Status::OK();
+    }
+    fence = state_->fence;
+  }
+  return fence->OrderAfter(stream);
 }
 
 Status Ticket::wait_durable() const {

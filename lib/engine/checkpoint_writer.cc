@@ -12,6 +12,7 @@ Result<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Create(std::shared_p
                                                                    const Options& options) {
   SegmentWriterOptions so;
   so.use_direct_io = store->rep()->options().use_direct_io;
+  so.env = store->rep()->env();
   auto segments = SegmentWriter::Create(so);
   if (!segments.ok()) return segments.status();
   return std::unique_ptr<CheckpointWriter>(
@@ -30,6 +31,7 @@ CheckpointWriter::~CheckpointWriter() { Abort(); }
 Status CheckpointWriter::Begin(const std::string& job, uint64_t step,
                                std::vector<RegionLayout> regions) {
   if (active_) return Status::FailedPrecondition("a checkpoint is already being written");
+  gc_guard_ = std::shared_lock<std::shared_mutex>(store_->rep()->gc_mutex());
   manifest_ = Manifest();
   manifest_.job = job;
   manifest_.step = step;
@@ -112,6 +114,7 @@ Result<CheckpointStats> CheckpointWriter::Commit() {
     segment_open_ = false;
     if (!size.ok()) {
       active_ = false;
+      gc_guard_ = {};
       return size.status();
     }
     request.segment = SegmentEntry{segment_id_, *size, 0};
@@ -129,6 +132,7 @@ Result<CheckpointStats> CheckpointWriter::Commit() {
   active_ = false;
 
   auto outcome = catalog.Commit(request);
+  gc_guard_ = {};
   if (!outcome.ok()) {
     if (request.segment) store_->rep()->DeleteSegments({segment_id_});
     return outcome.status();
@@ -146,6 +150,7 @@ void CheckpointWriter::Abort() {
   if (segment_open_) segments_->Abort();
   segment_open_ = false;
   active_ = false;
+  gc_guard_ = {};
 }
 
 }  // namespace ckpt

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -61,6 +62,7 @@ class CheckpointWriter {
   ChunkEncoder encoder_;
 
   bool active_ = false;
+  std::shared_lock<std::shared_mutex> gc_guard_;  // held from Begin to Commit/Abort
   Manifest manifest_;
   std::vector<std::vector<bool>> filled_;
   std::unordered_map<ChunkHash, ChunkLocation, ChunkHashHasher> new_chunks_;

@@ -72,6 +72,10 @@ ChunkDecoder::~ChunkDecoder() { ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_)); }
 
 Status ChunkDecoder::Decode(Codec codec, uint8_t plane_width, std::string_view payload,
                             uint8_t* out, size_t raw_size) {
+  if (raw_size == 0) {  // Encode stores an empty chunk raw; `out` may be null
+    if (codec == Codec::kRaw && plane_width == 0 && payload.empty()) return Status::OK();
+    return Status::Corruption("empty chunk with a non-empty or encoded payload");
+  }
   if (codec == Codec::kRaw) {
     if (payload.size() != raw_size)
       return Status::Corruption("raw chunk holds " + std::to_string(payload.size()) +

@@ -1,8 +1,6 @@
 #include "store/segment_writer.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,16 +18,14 @@ size_t RoundUp(size_t n, size_t align) { return (n + align - 1) / align * align;
 
 }  // namespace
 
-SegmentWriter::SegmentWriter(const SegmentWriterOptions& options) : options_(options) {}
+SegmentWriter::SegmentWriter(const SegmentWriterOptions& options)
+    : options_(options), env_(options.env != nullptr ? options.env : Env::Default()) {}
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const SegmentWriterOptions& options) {
   if (options.buffer_bytes == 0 || options.buffer_bytes % kAlign != 0)
     return Status::InvalidArgument("segment buffer size must be a positive multiple of 4096");
   if (options.queue_depth == 0) return Status::InvalidArgument("queue depth must be positive");
   std::unique_ptr<SegmentWriter> w(new SegmentWriter(options));
-  int rc = io_uring_queue_init(options.queue_depth + 1, &w->ring_, 0);
-  if (rc < 0) return ErrnoStatus("io_uring_queue_init", -rc);
-  w->ring_ok_ = true;
   // One buffer is always being filled; the others may be in flight.
   const size_t count = options.queue_depth + 1;
   for (size_t i = 0; i < count; ++i) {
@@ -46,40 +42,26 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const SegmentWriter
 }
 
 SegmentWriter::~SegmentWriter() {
-  if (fd_ >= 0) Abort();
-  if (ring_ok_) io_uring_queue_exit(&ring_);
+  if (file_ != nullptr) Abort();
   for (uint8_t* b : buffers_) ::munmap(b, options_.buffer_bytes);
 }
 
 Status SegmentWriter::Start(const std::string& path) {
-  if (fd_ >= 0) return Status::FailedPrecondition("segment writer already has an open file");
-  int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-  direct_ = false;
-  int fd = -1;
-  if (options_.use_direct_io) {
-    fd = ::open(path.c_str(), flags | O_DIRECT, 0644);
-    if (fd >= 0) {
-      direct_ = true;
-    } else if (errno != EINVAL) {
-      return ErrnoStatus("create segment " + path, errno);
-    }
-  }
-  if (fd < 0) {
-    // tmpfs and some network filesystems refuse O_DIRECT: write buffered.
-    fd = ::open(path.c_str(), flags, 0644);
-    if (fd < 0) return ErrnoStatus("create segment " + path, errno);
-  }
-  fd_ = fd;
+  if (file_ != nullptr) return Status::FailedPrecondition("segment writer already has an open file");
+  auto file = env_->NewSegmentFile(path, options_.use_direct_io, options_.queue_depth + 1);
+  if (!file.ok()) return file.status();
+  file_ = std::move(file).value();
   path_ = path;
   file_pos_ = 0;
   fill_ = 0;
+  pending_ = 0;
   error_ = Status::OK();
   return Status::OK();
 }
 
 Result<uint64_t> SegmentWriter::Append(const RecordHeader& header, const uint8_t* payload,
                                        size_t size) {
-  if (fd_ < 0) return Status::FailedPrecondition("segment writer has no open file");
+  if (file_ == nullptr) return Status::FailedPrecondition("segment writer has no open file");
   CKPT_RETURN_IF_ERROR(error_);
   const uint64_t offset = file_pos_ + fill_;
   uint8_t encoded[kRecordHeaderSize];
@@ -102,13 +84,8 @@ Status SegmentWriter::CopyIn(const uint8_t* data, size_t size) {
 }
 
 Status SegmentWriter::SubmitCurrent(size_t bytes) {
-  struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) return Status::IOError("io_uring submission queue full");
-  io_uring_prep_write(sqe, fd_, buffers_[current_], static_cast<unsigned>(bytes), file_pos_);
-  io_uring_sqe_set_data64(sqe, current_);
+  CKPT_RETURN_IF_ERROR(file_->SubmitWrite(buffers_[current_], bytes, file_pos_, current_));
   inflight_[current_] = {current_, file_pos_, bytes, 0};
-  int rc = io_uring_submit(&ring_);
-  if (rc < 0) return ErrnoStatus("io_uring_submit", -rc);
   ++pending_;
   file_pos_ += bytes;
   fill_ = 0;
@@ -118,36 +95,22 @@ Status SegmentWriter::SubmitCurrent(size_t bytes) {
   return error_;
 }
 
-Status SegmentWriter::CheckCompletion(struct io_uring_cqe* cqe) {
-  const size_t idx = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
-  const int res = cqe->res;
-  io_uring_cqe_seen(&ring_, cqe);
+Status SegmentWriter::HandleCompletion(const WritableSegmentFile::Completion& c) {
+  const size_t idx = static_cast<size_t>(c.tag);
   --pending_;
   InFlight& w = inflight_[idx];
-  if (res < 0) {
-    if (error_.ok()) error_ = ErrnoStatus("write segment " + path_, -res);
+  if (c.result <= 0) {
+    if (error_.ok())
+      error_ = c.result < 0 ? ErrnoStatus("write segment " + path_, static_cast<int>(-c.result))
+                            : Status::IOError("write segment " + path_ + ": no progress");
     free_.push_back(idx);
     return error_;
   }
-  if (res == 0) {
-    if (error_.ok()) error_ = Status::IOError("write segment " + path_ + ": no progress");
-    free_.push_back(idx);
-    return error_;
-  }
-  w.done += static_cast<size_t>(res);
+  w.done += static_cast<size_t>(c.result);
   if (w.done < w.bytes) {  // short write: submit the rest
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (sqe == nullptr) {
-      error_ = Status::IOError("io_uring submission queue full");
-      free_.push_back(idx);
-      return error_;
-    }
-    io_uring_prep_write(sqe, fd_, buffers_[idx] + w.done, static_cast<unsigned>(w.bytes - w.done),
-                        w.offset + w.done);
-    io_uring_sqe_set_data64(sqe, idx);
-    int rc = io_uring_submit(&ring_);
-    if (rc < 0) {
-      error_ = ErrnoStatus("io_uring_submit", -rc);
+    Status s = file_->SubmitWrite(buffers_[idx] + w.done, w.bytes - w.done, w.offset + w.done, idx);
+    if (!s.ok()) {
+      if (error_.ok()) error_ = s;
       free_.push_back(idx);
       return error_;
     }
@@ -159,13 +122,14 @@ Status SegmentWriter::CheckCompletion(struct io_uring_cqe* cqe) {
 }
 
 Status SegmentWriter::WaitOne() {
-  struct io_uring_cqe* cqe = nullptr;
-  int rc;
-  do {
-    rc = io_uring_wait_cqe(&ring_, &cqe);
-  } while (rc == -EINTR);
-  if (rc < 0) return ErrnoStatus("io_uring_wait_cqe", -rc);
-  return CheckCompletion(cqe);
+  auto c = file_->WaitCompletion();
+  if (!c.ok()) {
+    // The ring itself failed: nothing more will complete.
+    pending_ = 0;
+    if (error_.ok()) error_ = c.status();
+    return error_;
+  }
+  return HandleCompletion(*c);
 }
 
 Status SegmentWriter::WaitAll() {
@@ -178,7 +142,7 @@ Status SegmentWriter::WaitAll() {
 }
 
 Result<uint64_t> SegmentWriter::Finish() {
-  if (fd_ < 0) return Status::FailedPrecondition("segment writer has no open file");
+  if (file_ == nullptr) return Status::FailedPrecondition("segment writer has no open file");
   Status s = error_;
   if (s.ok() && fill_ > 0) {
     const size_t padded = RoundUp(fill_, kAlign);
@@ -188,27 +152,28 @@ Result<uint64_t> SegmentWriter::Finish() {
   Status waited = WaitAll();
   if (s.ok()) s = waited;
   if (s.ok()) s = error_;
-  if (s.ok() && ::fdatasync(fd_) != 0) s = ErrnoStatus("fdatasync segment " + path_, errno);
+  if (s.ok()) s = file_->DataSync();
+  if (s.ok()) s = file_->Close();
   if (!s.ok()) {
     Abort();
     return s;
   }
-  ::close(fd_);
-  fd_ = -1;
+  file_.reset();
   // The new file's directory entry must be durable before the catalog points at it.
-  CKPT_RETURN_IF_ERROR(SyncDir(std::filesystem::path(path_).parent_path().string()));
+  CKPT_RETURN_IF_ERROR(env_->SyncDir(std::filesystem::path(path_).parent_path().string()));
   return file_pos_;
 }
 
 void SegmentWriter::Abort() {
-  (void)WaitAll();
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-    ::unlink(path_.c_str());
+  if (file_ != nullptr) {
+    (void)WaitAll();
+    (void)file_->Close();
+    file_.reset();
+    (void)env_->RemoveFile(path_);
   }
   fill_ = 0;
   file_pos_ = 0;
+  pending_ = 0;
 }
 
 }  // namespace ckpt

@@ -1,4 +1,5 @@
-// Appends chunk records to one new segment file through io_uring.
+// Appends chunk records to one new segment file (through the store's Env:
+// io_uring by default).
 //
 // Records are packed into large aligned buffers; each full buffer is written
 // with one io_uring write at an aligned offset (O_DIRECT where the filesystem
@@ -13,13 +14,12 @@
 // Thread safety: one thread at a time.
 #pragma once
 
-#include <liburing.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "ckpt/env.h"
 #include "ckpt/status.h"
 #include "store/chunk_record.h"
 
@@ -29,6 +29,7 @@ struct SegmentWriterOptions {
   size_t buffer_bytes = size_t{4} << 20;  // one io_uring write; multiple of 4 KiB
   unsigned queue_depth = 4;               // buffers (writes in flight at most)
   bool use_direct_io = true;
+  Env* env = nullptr;  // nullptr: Env::Default()
 };
 
 class SegmentWriter {
@@ -46,7 +47,7 @@ class SegmentWriter {
 
   // Bytes appended so far (unpadded).
   uint64_t size() const { return file_pos_ + fill_; }
-  bool direct_io() const { return direct_; }
+  bool direct_io() const { return file_ != nullptr && file_->direct_io(); }
 
   // Pads, writes, syncs. Returns the file's final size.
   Result<uint64_t> Finish();
@@ -60,11 +61,11 @@ class SegmentWriter {
   Status SubmitCurrent(size_t bytes);
   Status WaitOne();
   Status WaitAll();
-  Status CheckCompletion(struct io_uring_cqe* cqe);
+  Status HandleCompletion(const WritableSegmentFile::Completion& c);
 
   SegmentWriterOptions options_;
-  struct io_uring ring_;
-  bool ring_ok_ = false;
+  Env* env_;
+  std::unique_ptr<WritableSegmentFile> file_;
   std::vector<uint8_t*> buffers_;
   std::vector<size_t> free_;       // indices of buffers not in flight
   struct InFlight {
@@ -78,8 +79,6 @@ class SegmentWriter {
   size_t current_ = 0;   // buffer being filled
   size_t fill_ = 0;      // bytes in the current buffer
   uint64_t file_pos_ = 0;  // file offset of the current buffer
-  int fd_ = -1;
-  bool direct_ = false;
   std::string path_;
   Status error_;         // first write error; sticky until Start()
 };

@@ -71,7 +71,10 @@ std::string ChunkFault::ToString() const {
 // ---------------------------------------------------------------- Store::Rep
 
 Store::Rep::Rep(std::string dir, StoreOptions options, std::unique_ptr<Catalog> catalog)
-    : dir_(std::move(dir)), options_(options), catalog_(std::move(catalog)) {}
+    : dir_(std::move(dir)),
+      options_(options),
+      env_(options.env != nullptr ? options.env : Env::Default()),
+      catalog_(std::move(catalog)) {}
 
 Store::Rep::~Rep() = default;
 
@@ -155,8 +158,7 @@ Status Store::Rep::ReclaimOrphans() {
     if (live.count(id)) continue;
     std::error_code size_ec;
     const uint64_t bytes = std::filesystem::file_size(entry.path(), size_ec);
-    if (::unlink(entry.path().c_str()) != 0)
-      return ErrnoStatus("remove uncommitted segment " + entry.path().string(), errno);
+    CKPT_RETURN_IF_ERROR(env_->RemoveFile(entry.path().string()).WithContext("reclaim uncommitted segment"));
     ++reclaimed_files;
     reclaimed_bytes += size_ec ? 0 : bytes;
   }
@@ -167,7 +169,7 @@ Status Store::Rep::ReclaimOrphans() {
                  "ckpt: reclaimed %" PRIu64 " bytes in %" PRIu64
                  " segment file(s) of checkpoints that never committed in %s\n",
                  reclaimed_bytes, reclaimed_files, dir_.c_str());
-    CKPT_RETURN_IF_ERROR(SyncDir(SegmentDir()));
+    CKPT_RETURN_IF_ERROR(env_->SyncDir(SegmentDir()));
   }
   return Status::OK();
 }
@@ -184,9 +186,9 @@ uint64_t Store::Rep::DeleteSegments(const std::vector<uint64_t>& ids) {
     if (::stat(path.c_str(), &st) == 0) freed += static_cast<uint64_t>(st.st_size);
     // A file left behind (e.g. a crash right here) is an orphan now: the next
     // writable open removes it.
-    ::unlink(path.c_str());
+    (void)env_->RemoveFile(path);
   }
-  if (!ids.empty()) (void)SyncDir(SegmentDir());
+  if (!ids.empty()) (void)env_->SyncDir(SegmentDir());
   return freed;
 }
 
@@ -356,6 +358,7 @@ Status Store::ReadRegion(const std::string& job, uint64_t step, const std::strin
 Result<GcResult> Store::Gc(const std::string& job, const GcOptions& options) {
   if (read_only()) return Status::FailedPrecondition("store is open read-only");
   if (options.keep_last == 0) return Status::InvalidArgument("keep_last must be at least 1");
+  std::unique_lock<std::shared_mutex> no_checkpoints_in_flight(rep_->gc_mutex());
   auto all = rep_->catalog().ListManifests(job);
   if (!all.ok()) return all.status();
   GcResult result;

@@ -7,9 +7,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "ckpt/env.h"
 #include "ckpt/store.h"
 #include "engine/chunk_codec.h"
 #include "engine/manifest.h"
@@ -27,6 +29,7 @@ class Store::Rep {
 
   const std::string& dir() const { return dir_; }
   const StoreOptions& options() const { return options_; }
+  Env* env() const { return env_; }
   Catalog& catalog() const { return *catalog_; }
 
   std::string SegmentDir() const { return dir_ + "/segments"; }
@@ -49,6 +52,10 @@ class Store::Rep {
   // Deletes the files of segments no longer live; returns the bytes freed.
   uint64_t DeleteSegments(const std::vector<uint64_t>& ids);
 
+  // Checkpoints being written hold this shared; GC holds it exclusively, so
+  // it never frees a chunk that a checkpoint in flight has chosen to reuse.
+  std::shared_mutex& gc_mutex() { return gc_mu_; }
+
  private:
   // An open segment file; closed when the last reader lets go of it, so GC
   // never closes a descriptor under a concurrent read.
@@ -63,8 +70,10 @@ class Store::Rep {
 
   std::string dir_;
   StoreOptions options_;
+  Env* env_;
   std::unique_ptr<Catalog> catalog_;
   std::atomic<uint64_t> next_segment_id_{1};
+  std::shared_mutex gc_mu_;
   mutable std::mutex fd_mu_;
   mutable std::map<uint64_t, std::shared_ptr<OpenFile>> files_;
 };

@@ -9,7 +9,11 @@ namespace ckpt {
 BuildInfo GetBuildInfo() {
   BuildInfo info;
   info.version = CKPT_VERSION;
-  info.cuda_backend = false;  // the CUDA copy engine is issue 3
+#ifdef CKPT_HAVE_CUDA
+  info.cuda_backend = true;
+#else
+  info.cuda_backend = false;
+#endif
   info.cuda_toolkit_found = CKPT_CUDA_TOOLKIT_FOUND;
   info.cuda_toolkit_version = CKPT_CUDA_TOOLKIT_VERSION;
   info.liburing_version = CKPT_LIBURING_VERSION;
@@ -26,12 +30,13 @@ std::string BuildInfoString() {
   const BuildInfo b = GetBuildInfo();
   std::string out = "ckpt " + b.version + " (" + b.build_type + ")\n";
   out += "cuda backend: ";
-  out += b.cuda_backend ? "yes" : "no";
-  if (b.cuda_toolkit_found)
-    out += " (CUDA toolkit " + b.cuda_toolkit_version + " found at build time; backend not built yet)";
+  if (b.cuda_backend)
+    out += "yes (CUDA toolkit " + b.cuda_toolkit_version + ")";
+  else if (b.cuda_toolkit_found)
+    out += "no (CUDA toolkit " + b.cuda_toolkit_version + " found at build time; built with CKPT_WITH_CUDA=OFF)";
   else
-    out += " (no CUDA toolkit at build time)";
-  out += "\ncopy engines: host\n";
+    out += "no (no CUDA toolkit at build time)";
+  out += b.cuda_backend ? "\ncopy engines: cuda, host\n" : "\ncopy engines: host\n";
   out += "io: io_uring (liburing " + b.liburing_version + "), O_DIRECT with buffered fallback\n";
   out += "zstd: " + b.zstd_version + "\n";
   out += "rocksdb: " + b.rocksdb_version + "\n";

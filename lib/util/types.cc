@@ -47,4 +47,18 @@ std::optional<ElementType> ElementTypeFromByte(uint8_t value) {
   return std::nullopt;
 }
 
+std::string_view MemoryKindName(MemoryKind kind) {
+  switch (kind) {
+    case MemoryKind::kHost:
+      return "host";
+    case MemoryKind::kPinnedHost:
+      return "pinned-host";
+    case MemoryKind::kDevice:
+      return "device";
+    case MemoryKind::kManaged:
+      return "managed";
+  }
+  return "unknown";
+}
+
 }  // namespace ckpt

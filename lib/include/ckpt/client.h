@@ -17,6 +17,54 @@
 // returns; the caller must not modify a protected region until the ticket's
 // wait_copied() has returned. Reading the regions meanwhile is fine.
 //
+// CUDA (builds with the CUDA backend, GetBuildInfo().cuda_backend): regions
+// may also live in device, pinned host or managed memory; protect() detects
+// the kind. A training loop on a stream uses the stream-ordered form:
+//
+//   client->protect("weights", d_weights, bytes, ckpt::ElementType::kFloat32);
+//   for (; step < steps; ++step) {
+//     forward_backward<<<..., stream>>>(...);
+//     if (ticket) ticket->guard(stream);          // stream waits, host does not
+//     adam_update<<<..., stream>>>(...);
+//     if (client->should_checkpoint(step))
+//       ticket = client->checkpoint(step, stream).value();
+//   }
+//
+//   - checkpoint(step, stream) records an event on `stream` and returns: the
+//     snapshot is the bytes of every region as of the point `stream` reaches
+//     then (all work enqueued on `stream` before the call is included). A
+//     dedicated non-blocking copy stream per device waits on that event and
+//     copies device and managed regions chunk by chunk into pinned staging
+//     memory; the engine hashes, compresses and writes each chunk as soon as
+//     its copy completes, while later chunks are still in flight. The call
+//     never synchronizes the host with the GPU.
+//   - ticket.guard(stream) makes `stream` wait (cudaStreamWaitEvent) until the
+//     copy of every device/managed region has completed, so work enqueued on
+//     `stream` after guard() (the optimizer update) never overwrites bytes not
+//     yet copied. It does not wait for the copy on the host.
+//   - guard() returns at once when the copier has issued every chunk of the
+//     checkpoint, which is the case whenever the staging pool can hold the
+//     whole checkpoint (staging_bytes >= protected bytes) and the previous
+//     checkpoint's copy has finished. With a smaller pool the chunks flow
+//     through it in order, and guard() waits on the host until the copier has
+//     issued the last chunk, i.e. until all but the last pool-full of bytes
+//     have been copied and consumed by the engine.
+//   - Host-resident regions (pageable or pinned host memory) are copied by
+//     the copier thread with memcpy once `stream` has reached the checkpoint's
+//     event; they are already copied when guard() returns, so host code may
+//     write them from then on. With such regions and a stream, guard() may
+//     therefore wait on the host for `stream` to reach that event. Training
+//     state belongs in device memory; host regions are for small extras.
+//   - Without guard(), work on other streams, or host code, that writes a
+//     region must be ordered after the copy by other means (wait_copied()).
+//   - checkpoint(step) is checkpoint(step, nullptr): for device and managed
+//     regions, nullptr means the legacy default stream. With only host
+//     regions and a null stream, no CUDA call is made and the host contract
+//     above applies.
+//   On host-only builds checkpoint(step, stream) and guard(stream) exist too:
+//   `stream` must be null (kInvalidArgument otherwise); guard(nullptr) then
+//   waits on the host like wait_copied().
+//
 // Thread safety: a Client may be used from several threads; calls are
 // serialized internally. Tickets are cheap shared handles, usable from any
 // thread.
@@ -35,7 +83,20 @@
 #include "ckpt/status.h"
 #include "ckpt/types.h"
 
+// A CUDA stream (cudaStream_t is CUstream_st*). Declared here so that this
+// header compiles without the CUDA headers.
+struct CUstream_st;
+
 namespace ckpt {
+
+// A protected region as the client sees it.
+struct ProtectedRegion {
+  std::string name;
+  size_t bytes = 0;
+  ElementType type = ElementType::kBytes;
+  MemoryKind memory = MemoryKind::kHost;  // detected by protect()
+  int device = -1;  // CUDA device ordinal of device/managed memory; -1 otherwise
+};
 
 // What one committed checkpoint cost, filled in once it is durable.
 struct CheckpointStats {
@@ -59,6 +120,16 @@ class Ticket {
   // (or the checkpoint failed before that). After it returns, the caller may
   // modify the regions again. Returns the checkpoint's error, if any.
   Status wait_copied() const;
+
+  // The stream-ordered guard (see "CUDA" at the top of this file): makes
+  // `stream` wait for the copy of every device/managed region of this
+  // checkpoint without blocking the host; host-resident regions are copied
+  // when it returns. Returns the checkpoint's error if it failed before its
+  // copy was issued (later copy failures are reported by wait_copied(),
+  // wait_durable() and status()), kInvalidArgument for a non-null stream on a
+  // build without the CUDA backend, or the CUDA error of cudaStreamWaitEvent.
+  // On host-only builds guard(nullptr) waits like wait_copied().
+  Status guard(CUstream_st* stream = nullptr) const;
 
   // Blocks until the checkpoint is committed (visible to restore and tools)
   // or has failed. A failed checkpoint leaves earlier checkpoints intact.
@@ -92,10 +163,16 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Registers a region of host memory under a unique name. bytes must be a
-  // multiple of the element size. May be called any time no checkpoint is in
-  // flight; regions are matched by name on restore.
+  // Registers a region under a unique name. bytes must be a multiple of the
+  // element size. May be called any time no checkpoint is in flight; regions
+  // are matched by name on restore. With the CUDA backend the region may be
+  // device, pinned host, pageable host or managed memory (detected here; the
+  // whole region must be one kind); the first device or managed region pins
+  // the staging pool (cudaHostRegister, once for the client's life).
   Status protect(const std::string& name, void* data, size_t bytes, ElementType type);
+
+  // The protected regions, in the order they were protected.
+  std::vector<ProtectedRegion> regions() const;
 
   // Asks for a checkpoint of every protected region and returns at once.
   // Steps need not be consecutive; a checkpoint with a step that already
@@ -104,8 +181,21 @@ class Client {
   // through the ticket and leave earlier checkpoints intact.
   Result<Ticket> checkpoint(uint64_t step);
 
+  // The stream-ordered checkpoint (see "CUDA" at the top of this file): the
+  // snapshot is taken where `stream` stands when the call is made; the call
+  // records an event on `stream`, enqueues nothing else on it and returns
+  // without synchronizing. Errors at the call as above, plus
+  // kInvalidArgument for a non-null stream on a build without the CUDA
+  // backend and kFailedPrecondition when CUDA is needed but no device is
+  // usable ("no CUDA device: ...").
+  Result<Ticket> checkpoint(uint64_t step, CUstream_st* stream);
+
   // Fills every protected region from checkpoint `step` (default: the newest
-  // committed one) and returns the step restored. When the newest checkpoint
+  // committed one) and returns the step restored. Host regions are decoded in
+  // place; device and managed regions are decoded into pinned staging slots
+  // and copied to the device chunk by chunk, the copy of one chunk
+  // overlapping the read and decompression of the next. The copies have
+  // completed when restore() returns. When the newest checkpoint
   // is damaged and no step was named, falls back to the newest intact one
   // (reported on stderr). The set of regions, their sizes and element types
   // must match the checkpoint's. kNotFound when there is no checkpoint.

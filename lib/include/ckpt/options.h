@@ -7,6 +7,8 @@
 
 namespace ckpt {
 
+class Env;
+
 enum class Compression : uint8_t {
   kOff = 0,   // store chunks as they are (still checksummed)
   kZstd = 1,  // byte-plane filter by element type, then zstd; raw when it does not pay
@@ -26,6 +28,11 @@ struct StoreOptions {
   // Try O_DIRECT for segment writes; filesystems that refuse it (tmpfs) fall
   // back to buffered writes automatically. Default: true.
   bool use_direct_io = true;
+
+  // The filesystem seam every segment write, directory sync and removal goes
+  // through (ckpt/env.h). Not owned; must outlive the store. Default: nullptr,
+  // meaning Env::Default() (io_uring on the real filesystem).
+  Env* env = nullptr;
 };
 
 // Settings of a Client (one training job writing one store).

@@ -40,4 +40,17 @@ std::optional<ElementType> ParseElementType(std::string_view name);
 // Inverse of the numeric value as stored on disk; nullopt for an unknown value.
 std::optional<ElementType> ElementTypeFromByte(uint8_t value);
 
+// Where the bytes of a protected region live, as detected by protect()
+// (cudaPointerGetAttributes on builds with the CUDA backend; every region is
+// kHost on host-only builds and on machines without a usable GPU).
+enum class MemoryKind : uint8_t {
+  kHost = 0,        // pageable host memory (malloc, std::vector, mmap)
+  kPinnedHost = 1,  // page-locked host memory (cudaHostAlloc, cudaHostRegister)
+  kDevice = 2,      // device memory (cudaMalloc, cudaMallocAsync)
+  kManaged = 3,     // managed memory (cudaMallocManaged)
+};
+
+// "host", "pinned-host", "device" or "managed".
+std::string_view MemoryKindName(MemoryKind kind);
+
 }  // namespace ckpt

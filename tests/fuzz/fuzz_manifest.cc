@@ -1,0 +1,16 @@
+// libFuzzer target: manifest decoding must reject any byte string it cannot
+// decode with a Status, never crash, hang or read out of bounds; whatever it
+// accepts must encode back to the same bytes.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "engine/manifest.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
+  auto m = ckpt::DecodeManifest(in);
+  if (m.ok() && ckpt::EncodeManifest(*m) != in) std::abort();
+  return 0;
+}

@@ -1,0 +1,60 @@
+// Writes valid inputs for the fuzzers' seed corpora: make_seeds DIR.
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "engine/chunk_codec.h"
+#include "engine/manifest.h"
+#include "store/chunk_record.h"
+
+namespace {
+
+void Write(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const std::string dir = argv[1];
+  ckpt::Manifest m;
+  m.job = "seed";
+  m.step = 42;
+  m.created_unix_ms = 1700000000000;
+  m.parent_step = 41;
+  m.chunk_bytes = 65536;
+  m.logical_bytes = 70000;
+  m.regions.push_back({"weights", ckpt::ElementType::kFloat32, 70000, {}});
+  m.regions[0].chunks.resize(2);
+  m.regions[0].chunks[1].bytes[3] = 7;
+  Write(dir + "/manifest/valid", ckpt::EncodeManifest(m));
+
+  std::vector<float> floats(1024);
+  for (size_t i = 0; i < floats.size(); ++i) floats[i] = static_cast<float>(i) * 0.01f;
+  const auto* raw = reinterpret_cast<const uint8_t*>(floats.data());
+  const size_t raw_len = floats.size() * sizeof(float);
+  for (auto compression : {ckpt::Compression::kZstd, ckpt::Compression::kOff}) {
+    ckpt::ChunkEncoder encoder(compression, 1);
+    auto encoded = encoder.Encode(raw, raw_len, 4);
+    ckpt::RecordHeader h;
+    h.codec = encoded->codec;
+    h.plane_width = encoded->plane_width;
+    h.raw_len = static_cast<uint32_t>(raw_len);
+    h.stored_len = static_cast<uint32_t>(encoded->payload.size());
+    h.hash = ckpt::HashChunk(raw, raw_len);
+    h.payload_checksum = ckpt::Checksum64(encoded->payload.data(), encoded->payload.size());
+    uint8_t header[ckpt::kRecordHeaderSize];
+    ckpt::EncodeRecordHeader(h, header);
+    const std::string name = compression == ckpt::Compression::kZstd ? "zstd" : "raw";
+    Write(dir + "/chunk_record/" + name,
+          std::string(reinterpret_cast<const char*>(header), sizeof header) + std::string(encoded->payload));
+    // The payload-only mode: 'P', codec, width, raw length / 4 (big-endian u16), payload.
+    const size_t quads = raw_len / 4;
+    Write(dir + "/chunk_record/payload-" + name,
+          std::string{'P', static_cast<char>(h.codec), static_cast<char>(h.plane_width),
+                      static_cast<char>(quads >> 8), static_cast<char>(quads & 0xff)} +
+              std::string(encoded->payload));
+  }
+  return 0;
+}
