@@ -1,5 +1,6 @@
 // ckpt-bench policy: replays a failure trace (LANL, a `times` file or a
 // seeded synthetic one) against every interval policy and the oracle.
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -241,6 +242,9 @@ int RunPolicyBench(const std::vector<std::string>& args) {
        "online policies' long window (default 2000; = --window: no selection)")
       ("prior-mtbf", po::value<std::string>()->value_name("D"),
        "online policies' prior system MTBF (default 24h)")
+      ("policies", po::value<std::string>()->value_name("LIST"),
+       "comma-separated subset to run (default all: young, daly, optimal, hindsight-hazard, "
+       "online-young, online-daly, online-optimal, online-hazard)")
       ("json", "print JSON instead of a table")
       ("curve", po::value<std::string>()->value_name("FILE"),
        "write waste against fixed interval as CSV (interval_s,waste)")
@@ -259,6 +263,19 @@ int RunPolicyBench(const std::vector<std::string>& args) {
   if (vm.count("prior-mtbf") != 0) {
     spec.prior.mtbf_s = Duration(vm, "prior-mtbf");
     if (!(spec.prior.mtbf_s > 0)) throw UsageError("option '--prior-mtbf' must be positive");
+  }
+  if (vm.count("policies") != 0) {
+    const std::string list = vm["policies"].as<std::string>();
+    for (size_t pos = 0; pos <= list.size();) {
+      const size_t comma = std::min(list.find(',', pos), list.size());
+      const std::string name = list.substr(pos, comma - pos);
+      if (std::find(kPolicyBenchNames.begin(), kPolicyBenchNames.end(), name) ==
+          kPolicyBenchNames.end()) {
+        throw UsageError("unknown policy '" + name + "' in --policies");
+      }
+      spec.only.push_back(name);
+      pos = comma + 1;
+    }
   }
   Result<Trace> trace = LoadTrace(vm);
   if (!trace.ok()) {

@@ -1,5 +1,6 @@
 #include "policy_bench.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +20,10 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 }  // namespace
 
+const std::vector<std::string> kPolicyBenchNames = {
+    "young",        "daly",        "optimal",        "hindsight-hazard",
+    "online-young", "online-daly", "online-optimal", "online-hazard"};
+
 const PolicyOutcome* PolicyBenchReport::best_online() const {
   const PolicyOutcome* best = nullptr;
   for (const PolicyOutcome& p : policies) {
@@ -34,6 +39,15 @@ Result<PolicyBenchReport> RunPolicyBenchOn(const policy::Trace& trace,
     return Status::InvalidArgument(trace.description + " has " + std::to_string(times.size()) +
                                    " distinct failure times; the bench needs at least 3");
   }
+  for (const std::string& name : spec.only) {
+    if (std::find(kPolicyBenchNames.begin(), kPolicyBenchNames.end(), name) ==
+        kPolicyBenchNames.end()) {
+      return Status::InvalidArgument("unknown policy '" + name + "'");
+    }
+  }
+  auto wanted = [&](const std::string& name) {
+    return spec.only.empty() || std::find(spec.only.begin(), spec.only.end(), name) != spec.only.end();
+  };
   const double c = spec.cost_s, r = spec.restart_s;
   PolicyBenchReport report;
   report.mtbf_s = (times.back() - times.front()) / static_cast<double>(times.size() - 1);
@@ -50,6 +64,7 @@ Result<PolicyBenchReport> RunPolicyBenchOn(const policy::Trace& trace,
   }
 
   auto run_fixed = [&](const std::string& name, double interval, const std::string& model) {
+    if (!wanted(name)) return;
     const auto start = std::chrono::steady_clock::now();
     PolicyOutcome out;
     out.name = name;
@@ -67,6 +82,7 @@ Result<PolicyBenchReport> RunPolicyBenchOn(const policy::Trace& trace,
   run_fixed("optimal", policy::OptimalInterval(fitted, c, r), fitted.ToString());
 
   auto run_policy = [&](const std::string& name, PolicyConfig config, bool online) -> Status {
+    if (!wanted(name)) return Status::OK();
     if (progress) *progress << name << ": " << std::flush;
     const auto start = std::chrono::steady_clock::now();
     Result<std::unique_ptr<IntervalPolicy>> p = IntervalPolicy::Create(config);

@@ -19,6 +19,7 @@ struct PolicyBenchSpec {
   policy::Prior prior;  // for the online policies
   size_t window = 200;        // for the online policies
   size_t long_window = 2000;  // for the online policies
+  std::vector<std::string> only;  // run just these policies (empty: all)
 };
 
 struct PolicyOutcome {
@@ -41,8 +42,11 @@ struct PolicyBenchReport {
 // Offline (hindsight) policies: young, daly and optimal from the whole-trace
 // fits, and hindsight-hazard (the age-dependent schedule of the whole-trace
 // Weibull). Online: online-young, online-daly, online-optimal, online-hazard,
-// refitted as failures happen. `progress` (may be null) gets one line per
+// refitted as failures happen. InvalidArgument for an unknown name in `only`. `progress` (may be null) gets one line per
 // policy and percentages for the slow ones.
+// The names, in the order they run.
+extern const std::vector<std::string> kPolicyBenchNames;
+
 Result<PolicyBenchReport> RunPolicyBenchOn(const policy::Trace& trace,
                                            const PolicyBenchSpec& spec, std::ostream* progress);
 

@@ -111,7 +111,8 @@ TSAN_TESTS=(client_checkpoint_test concurrency_test)
 run_tsan() {
   local t
   for t in "${TSAN_TESTS[@]}"; do
-    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/tests/$t" --gtest_brief=1 || return 1
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
+      "build-tsan/tests/$t" --gtest_brief=1 || return 1
   done
 }
 ensure_ninja_cache build-tsan

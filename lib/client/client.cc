@@ -71,6 +71,7 @@ class Client::Impl {
   }
 
   const Options& options() const { return options_; }
+  std::shared_ptr<Store> store() const { return store_; }
 
   Status Protect(const std::string& name, void* data, size_t bytes, ElementType type) {
     if (name.empty()) return Status::InvalidArgument("region name is empty");
@@ -533,5 +534,6 @@ bool Client::should_checkpoint(uint64_t step) const {
 }
 Status Client::flush() { return impl_->Flush(); }
 const Options& Client::options() const { return impl_->options(); }
+std::shared_ptr<Store> Client::store() const { return impl_->store(); }
 
 }  // namespace ckpt

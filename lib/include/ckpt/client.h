@@ -89,6 +89,8 @@ struct CUstream_st;
 
 namespace ckpt {
 
+class Store;
+
 // A protected region as the client sees it.
 struct ProtectedRegion {
   std::string name;
@@ -214,6 +216,10 @@ class Client {
   Status flush();
 
   const Options& options() const;
+
+  // The store this client writes, shared: list, verify, read or gc it while
+  // checkpoints are written (gc waits for a checkpoint in flight to commit).
+  std::shared_ptr<Store> store() const;
 
   class Impl;
 
