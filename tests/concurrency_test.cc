@@ -126,3 +126,80 @@ TEST_F(ConcurrencyTest, ReadsWhileCheckpointsAreWrittenSeeWholeCheckpoints) {
 
 }  // namespace
 }  // namespace ckpt
+
+namespace ckpt {
+namespace {
+
+// Two jobs write one store at the same time through one shared Store, and GC
+// of one job never touches the other's checkpoints.
+TEST(TwoJobsOneStore, CheckpointConcurrentlyAndRestoreTheirOwnBytes) {
+  testing::ScratchDir dir;
+  auto store = Store::Open(dir.Sub("store"), StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  struct Job {
+    std::string name;
+    std::vector<uint8_t> data = std::vector<uint8_t>(kChunks * kChunk);
+    std::unique_ptr<Client> client;
+    std::vector<Status> results;
+  };
+  Job jobs[2] = {{"alpha"}, {"beta"}};
+  for (auto& job : jobs) {
+    Options o;
+    o.job = job.name;
+    o.chunk_bytes = kChunk;
+    o.staging_bytes = 4 * kChunk;
+    o.shared_store = *store;
+    auto c = Client::Open(o);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    job.client = std::move(c).value();
+    ASSERT_TRUE(job.client->protect("state", job.data.data(), job.data.size(), ElementType::kBytes).ok());
+  }
+  auto run = [](Job* job, uint64_t offset) {
+    for (uint64_t step = 1; step <= kSteps; ++step) {
+      FillState(step + offset, &job->data);
+      auto t = job->client->checkpoint(step);
+      job->results.push_back(t.ok() ? t->wait_durable() : t.status());
+    }
+  };
+  std::thread a(run, &jobs[0], 0), b(run, &jobs[1], 1000);
+  a.join();
+  b.join();
+  for (auto& job : jobs)
+    for (const auto& r : job.results) EXPECT_TRUE(r.ok()) << job.name << ": " << r.ToString();
+
+  auto gc = (*store)->Gc("alpha", GcOptions{1, 0, false});
+  ASSERT_TRUE(gc.ok());
+  EXPECT_EQ(gc->removed_steps.size(), kSteps - 1);
+  auto beta = (*store)->List("beta");
+  ASSERT_TRUE(beta.ok());
+  EXPECT_EQ(beta->size(), kSteps);
+  for (const auto& info : *beta) EXPECT_TRUE((*store)->Verify("beta", info.step)->empty()) << info.step;
+
+  uint64_t offset = 0;
+  for (auto& job : jobs) {
+    std::vector<uint8_t> expected(job.data.size());
+    FillState(kSteps + offset, &expected);
+    std::fill(job.data.begin(), job.data.end(), 0);
+    auto r = job.client->restore();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(job.data, expected) << job.name;
+    offset += 1000;
+  }
+}
+
+TEST(TwoJobsOneStore, ReadOnlySharedStoreIsRefused) {
+  testing::ScratchDir dir;
+  ASSERT_TRUE(Store::Open(dir.Sub("store"), StoreOptions{}).ok());
+  StoreOptions ro;
+  ro.read_only = true;
+  auto store = Store::Open(dir.Sub("store"), ro);
+  ASSERT_TRUE(store.ok());
+  Options o;
+  o.job = "j";
+  o.shared_store = *store;
+  auto c = Client::Open(o);
+  EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ckpt

@@ -32,7 +32,8 @@ struct Region {
 };
 
 Status ValidateOptions(const Options& o) {
-  if (o.store_dir.empty()) return Status::InvalidArgument("Options::store_dir is empty");
+  if (o.store_dir.empty() && o.shared_store == nullptr)
+    return Status::InvalidArgument("Options::store_dir is empty");
   CKPT_RETURN_IF_ERROR(ValidateJobName(o.job));
   if (o.chunk_bytes < (size_t{64} << 10) || o.chunk_bytes > (size_t{256} << 20) ||
       o.chunk_bytes % 4096 != 0)
@@ -161,7 +162,7 @@ class Client::Impl {
     auto all = store_->rep()->catalog().ListManifests(options_.job);
     if (!all.ok()) return all.status();
     if (all->empty())
-      return Status::NotFound("job " + options_.job + " has no checkpoint in " + options_.store_dir);
+      return Status::NotFound("job " + options_.job + " has no checkpoint in " + store_->dir());
     Status last;
     for (auto it = all->rbegin(); it != all->rend(); ++it) {
       last = RestoreStepLocked(it->step);
@@ -500,10 +501,15 @@ class Client::Impl {
 
 Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
   CKPT_RETURN_IF_ERROR(ValidateOptions(options));
-  StoreOptions so = options.store;
-  so.read_only = false;
-  auto store = Store::Open(options.store_dir, so);
-  if (!store.ok()) return store.status();
+  Result<std::shared_ptr<Store>> store = options.shared_store;
+  if (options.shared_store == nullptr) {
+    StoreOptions so = options.store;
+    so.read_only = false;
+    store = Store::Open(options.store_dir, so);
+    if (!store.ok()) return store.status();
+  } else if (options.shared_store->read_only()) {
+    return Status::InvalidArgument("Options::shared_store is open read-only; a client writes");
+  }
   const size_t slots = std::max<size_t>(
       2, (options.staging_bytes + options.chunk_bytes - 1) / options.chunk_bytes);
   auto pool = StagingPool::Create(options.chunk_bytes, slots);

@@ -22,7 +22,9 @@ constexpr struct {
 
 bool Finite(double x) { return std::isfinite(x); }
 
-Status CheckInput(const PolicyInput& in, bool history_changed) {
+// Checks the input; the history's order from index `check_from` on (the part
+// not seen by an earlier call).
+Status CheckInput(const PolicyInput& in, size_t check_from) {
   if (!(in.checkpoint_cost_s > 0) || !Finite(in.checkpoint_cost_s)) {
     return Status::InvalidArgument("checkpoint cost must be a positive number of seconds");
   }
@@ -38,44 +40,13 @@ Status CheckInput(const PolicyInput& in, bool history_changed) {
         "failure history must lie between observed_since_s and now_s (online policies see "
         "only the past)");
   }
-  // O(history) only when the history is new to this policy.
-  if (history_changed) {
-    for (size_t i = 1; i < t.size(); ++i) {
-      if (!(t[i] >= t[i - 1])) {
-        return Status::InvalidArgument("failure times must be ascending (index " +
-                                       std::to_string(i) + ")");
-      }
+  for (size_t i = std::max<size_t>(check_from, 1); i < t.size(); ++i) {
+    if (!(t[i] >= t[i - 1])) {
+      return Status::InvalidArgument("failure times must be ascending (index " +
+                                     std::to_string(i) + ")");
     }
   }
   return Status::OK();
-}
-
-// One estimator: a fit on the last `window` gaps.
-struct Candidate {
-  size_t window = 0;
-  FailureModel model;
-  FailureObservations obs;
-};
-
-// Drift test between the short and the long window: the short window's mean
-// gap differs from the long one's by more than kDriftSigmas standard errors
-// (sd of the mean ≈ CV·mean/sqrt(n), CV measured on the short window).
-// Without drift the long window's fit has less noise; with it, it is stale.
-constexpr double kDriftSigmas = 2.0;
-
-bool Drifted(const FailureObservations& recent, double recent_mean, double long_mean) {
-  const size_t n = recent.gaps_s.size();
-  if (n < 2) return false;
-  double sum = 0, sum2 = 0;
-  for (double g : recent.gaps_s) {
-    sum += g;
-    sum2 += g * g;
-  }
-  const double mean = sum / static_cast<double>(n);
-  const double var = std::max(0.0, sum2 / static_cast<double>(n) - mean * mean);
-  const double cv = std::sqrt(var) / mean;
-  return std::abs(std::log(recent_mean / long_mean)) >
-         kDriftSigmas * cv / std::sqrt(static_cast<double>(n));
 }
 
 class FittingPolicy final : public IntervalPolicy {
@@ -85,8 +56,6 @@ class FittingPolicy final : public IntervalPolicy {
     if (!config.model && Weibull()) {
       model_ = FailureModel::WeibullWithMean(config.prior.shape, config.prior.mtbf_s);
     }
-    candidates_.push_back({config.window, model_, {}});
-    if (config.long_window != config.window) candidates_.push_back({config.long_window, model_, {}});
   }
 
   PolicyKind kind() const override { return config_.kind; }
@@ -96,7 +65,14 @@ class FittingPolicy final : public IntervalPolicy {
     const auto& times = in.failure_times_s;
     const double last = times.empty() ? in.observed_since_s : times.back();
     const bool history_changed = times.size() != fit_count_ || last != fit_last_;
-    CKPT_RETURN_IF_ERROR(CheckInput(in, history_changed));
+    // The order of the history is checked once: a history that extends the
+    // one checked before (same length or longer, same time at the old end)
+    // only in its new part, so that a replay stays linear.
+    const bool extends = checked_count_ != kNone && times.size() >= checked_count_ &&
+                         (checked_count_ == 0 || times[checked_count_ - 1] == checked_tail_);
+    CKPT_RETURN_IF_ERROR(CheckInput(in, extends ? checked_count_ : 0));
+    checked_count_ = times.size();
+    checked_tail_ = times.empty() ? 0.0 : times.back();
     if (config_.kind == PolicyKind::kFixed) return Clamp(config_.fixed_interval_s);
 
     const double age = in.now_s - last;
@@ -130,16 +106,9 @@ class FittingPolicy final : public IntervalPolicy {
   }
 
   void Fit(const PolicyInput& in) {
-    for (Candidate& c : candidates_) {
-      c.obs = ObservationsFromHistory(in.failure_times_s, in.observed_since_s, in.now_s,
-                                      c.window);
-      c.model = Weibull() ? FitWeibull(c.obs, config_.prior) : FitExponential(c.obs, config_.prior);
-    }
-    model_ = candidates_.front().model;
-    if (candidates_.size() == 2 &&
-        !Drifted(candidates_[0].obs, candidates_[0].model.mean_s(), candidates_[1].model.mean_s())) {
-      model_ = candidates_[1].model;
-    }
+    const FailureObservations obs = ObservationsFromHistory(
+        in.failure_times_s, in.observed_since_s, in.now_s, config_.window);
+    model_ = Weibull() ? FitWeibull(obs, config_.prior) : FitExponential(obs, config_.prior);
   }
 
   void Derive(const PolicyInput& in) {
@@ -171,9 +140,11 @@ class FittingPolicy final : public IntervalPolicy {
 
   PolicyConfig config_;
   FailureModel model_;
-  std::vector<Candidate> candidates_;
   double interval_ = 0;
   HazardSchedule schedule_;
+  static constexpr size_t kNone = std::numeric_limits<size_t>::max();
+  size_t checked_count_ = kNone;
+  double checked_tail_ = 0;
   size_t fit_count_ = std::numeric_limits<size_t>::max();
   double fit_last_ = std::numeric_limits<double>::quiet_NaN();
   double fit_age_ = 0;

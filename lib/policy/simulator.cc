@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace ckpt::policy {
 namespace {
@@ -103,6 +105,40 @@ SimResult SimulateFixed(std::span<const double> failures, double interval_s, dou
   return r;
 }
 
+namespace {
+
+// The exact best fixed interval in [lo, hi]. Useful work is τ·N(τ) with
+// N(τ) = Σ_gaps floor((g − R)/(τ + C)), a step function that only grows as τ
+// shrinks, so between two steps useful work rises with τ and the maximum sits
+// on a step: some τ = (g − R)/k − C. Sweeping those breakpoints from the top
+// down, N grows by one at each, which finds the best in O(m log m).
+double BestBreakpoint(std::span<const double> failures, double cost_s, double restart_s,
+                      double lo, double hi) {
+  std::vector<double> points;
+  double count_at_hi = 0;  // N(hi)
+  for (size_t i = 0; i + 1 < failures.size(); ++i) {
+    const double up = failures[i + 1] - failures[i] - restart_s;
+    if (up <= 0) continue;
+    count_at_hi += std::floor(up / (hi + cost_s));
+    const double k_lo = std::floor(up / (hi + cost_s)) + 1;  // steps strictly below hi
+    const double k_hi = std::floor(up / (lo + cost_s));
+    for (double k = k_lo; k <= k_hi; ++k) points.push_back(up / k - cost_s);
+  }
+  std::sort(points.begin(), points.end(), std::greater<double>());
+  double best_tau = hi, best_useful = hi * count_at_hi;
+  double count = count_at_hi;
+  for (double tau : points) {
+    count += 1;  // this gap commits one more segment from τ on down
+    if (tau * count > best_useful) {
+      best_useful = tau * count;
+      best_tau = tau;
+    }
+  }
+  return best_tau;
+}
+
+}  // namespace
+
 Oracle FindOracle(std::span<const double> failures, double cost_s, double restart_s,
                   double lo_s, double hi_s) {
   Oracle best;
@@ -114,10 +150,16 @@ Oracle FindOracle(std::span<const double> failures, double cost_s, double restar
       best.result = r;
     }
   };
-  const double coarse = 1.01;
-  for (double tau = lo_s; tau <= hi_s; tau *= coarse) consider(tau);
-  const double center = best.interval_s;
-  for (double tau = center / coarse; tau <= center * coarse; tau *= 1.0005) consider(tau);
+  for (double tau = lo_s; tau <= hi_s; tau *= 1.01) consider(tau);
+  // Exact within ±10% of the grid's best: the trace's waste dips between
+  // grid points (each gap's segments fit exactly at some τ).
+  const double lo = std::max(lo_s, best.interval_s / 1.1);
+  const double hi = std::min(hi_s, best.interval_s * 1.1);
+  const double tau = BestBreakpoint(failures, cost_s, restart_s, lo, hi);
+  // At τ = (g − R)/k − C the k segments fill the gap exactly; rounding may
+  // decide either way, so the next lower double is tried as well.
+  consider(tau);
+  consider(std::nextafter(tau, 0.0));
   return best;
 }
 

@@ -47,8 +47,9 @@ SimResult SimulateFixed(std::span<const double> failures, double interval_s, dou
                         double restart_s);
 
 // The best fixed interval on this trace, by search: a log grid with 1% steps
-// over [lo_s, hi_s], refined with 0.05% steps around the best point. The trace
-// waste is piecewise smooth with jumps, so no derivative-based search.
+// over [lo_s, hi_s], then exact within ±10% of the grid's best (the waste of
+// a fixed interval on a trace is piecewise linear in τ with jumps, and its
+// minimum is at a jump; simulator.cc enumerates them).
 struct Oracle {
   double interval_s = 0;
   SimResult result;

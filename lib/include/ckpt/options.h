@@ -3,11 +3,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace ckpt {
 
 class Env;
+class Store;
 
 enum class Compression : uint8_t {
   kOff = 0,   // store chunks as they are (still checksummed)
@@ -69,6 +71,13 @@ struct Options {
 
   // Options for opening the store (read_only is ignored: a client writes).
   StoreOptions store;
+
+  // A store already open for writing in this process, to share between
+  // several clients (one per job: two jobs in one store) or with code that
+  // runs GC while checkpoints are written. When set, store_dir and `store`
+  // are ignored. Default: nullptr (the client opens store_dir itself; only
+  // one process, and one opener within it, may write a store).
+  std::shared_ptr<Store> shared_store;
 };
 
 }  // namespace ckpt
