@@ -306,17 +306,20 @@ int main(int argc, char** argv) {
     }
   };
   uint64_t checkpoints = 0;
+  bool guarded = false;
   float loss = 0;
   while (step < flags.steps) {
     ++step;
     trainer->ComputeGradients(step);
-    if (in_flight) {
-      // ckpt: the guard. The update below must not run before the snapshot is copied.
+    if (in_flight && !guarded) {
+      // ckpt: the guard. The update below must not run before the snapshot is
+      // copied; once per checkpoint is enough (later updates are ordered after it).
       ckpt::Status s = trainer->Guard(*in_flight);
       if (!s.ok()) std::fprintf(stderr, "example-train: checkpoint step %llu failed: %s\n",
                                 static_cast<unsigned long long>(in_flight->step()), s.ToString().c_str());
-      report_once();
+      guarded = true;
     }
+    report_once();
     trainer->ApplyAdam(step);
     if (flags.log_every > 0 && step % flags.log_every == 0) {
       loss = trainer->Loss();
@@ -333,6 +336,7 @@ int main(int argc, char** argv) {
       auto ticket = trainer->Checkpoint(*client, step);  // ckpt: returns at once
       if (!ticket.ok()) return Fail("checkpoint", ticket.status());
       in_flight = *ticket;
+      guarded = false;
       reported = false;
       ++checkpoints;
     }

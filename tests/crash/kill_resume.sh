@@ -18,9 +18,9 @@ start=$(date +%s%N)
 "$BIN/example-train" "${ARGS[@]}" --store "$WORK/timing" >/dev/null
 run_ms=$((($(date +%s%N) - start) / 1000000))
 rm -rf "$WORK/timing"
-# Kill moments spread over a third of a whole run, so that the ten attempts
+# Kill moments spread over a quarter of a whole run, so that the attempts
 # together get through the training (each resumes where the last committed).
-window_ms=$((run_ms / 3 > 200 ? run_ms / 3 : 200))
+window_ms=$((run_ms / 4 > 200 ? run_ms / 4 : 200))
 echo "an uninterrupted run takes ${run_ms} ms; killing within ${window_ms} ms of each start"
 
 RANDOM=$SEED
