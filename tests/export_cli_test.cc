@@ -2,20 +2,12 @@
 // the public Client API, run the built tool, and parse the file back here
 // (tests/python/test_export_safetensors.py loads it with the safetensors
 // package as well).
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,90 +17,23 @@
 
 #include "ckpt/client.h"
 #include "ckpt/types.h"
+#include "cli_runner.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace ckpt {
 namespace {
 
 namespace fs = std::filesystem;
+using ckpt::testing::CheckpointRegions;
+using ckpt::testing::Describe;
+using ckpt::testing::kChunk;
 using ckpt::testing::RandomBytes;
+using ckpt::testing::ReadFile;
+using ckpt::testing::Region;
+using ckpt::testing::RunCkpt;
+using ckpt::testing::RunResult;
 using ckpt::testing::ScratchDir;
 using json = nlohmann::json;
-
-constexpr size_t kChunk = size_t{64} << 10;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Runs CKPT_BIN_DIR/ckpt with `args`; stdout and stderr go through files.
-RunResult RunCkpt(const std::vector<std::string>& args) {
-  RunResult result;
-  ScratchDir io;
-  const std::string out_path = io.Sub("stdout");
-  const std::string err_path = io.Sub("stderr");
-  const std::string bin = std::string(CKPT_BIN_DIR) + "/ckpt";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  std::vector<std::string> words = {bin};
-  words.insert(words.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    ADD_FAILURE() << "cannot run " << bin << ": " << std::strerror(rc);
-    return result;
-  }
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) {
-    if (errno != EINTR) {
-      ADD_FAILURE() << "waitpid: " << std::strerror(errno);
-      return result;
-    }
-  }
-  if (WIFEXITED(wstatus)) {
-    result.exit_code = WEXITSTATUS(wstatus);
-  } else if (WIFSIGNALED(wstatus)) {
-    result.exit_code = 128 + WTERMSIG(wstatus);
-    ADD_FAILURE() << "ckpt died of signal " << WTERMSIG(wstatus);
-  }
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
-}
-
-std::string Describe(const std::vector<std::string>& args, const RunResult& r) {
-  std::string cmd = "ckpt";
-  for (const auto& a : args) cmd += " " + a;
-  return cmd + "\n--- exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out +
-         "--- stderr:\n" + r.err;
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "missing \"" << (needle) << "\""
-
-struct Region {
-  std::string name;
-  ElementType type;
-  std::vector<uint8_t> data;
-};
 
 // Bytes of every region at every committed step, by region name.
 using Snapshots = std::map<uint64_t, std::map<std::string, std::vector<uint8_t>>>;
@@ -118,36 +43,20 @@ using Snapshots = std::map<uint64_t, std::map<std::string, std::vector<uint8_t>>
 void WriteCheckpoints(const std::string& dir, const std::string& job,
                       std::vector<Region>& regions, const std::vector<uint64_t>& steps,
                       Snapshots* snapshots) {
-  Options options;
-  options.store_dir = dir;
-  options.job = job;
-  options.chunk_bytes = kChunk;
-  options.staging_bytes = 8 * kChunk;
-  Result<std::unique_ptr<Client>> client = Client::Open(options);
-  ASSERT_TRUE(client.ok()) << client.status().ToString();
-  for (Region& region : regions) {
-    Status s = (*client)->protect(region.name, region.data.data(), region.data.size(),
-                                  region.type);
-    ASSERT_TRUE(s.ok()) << region.name << ": " << s.ToString();
-  }
-  for (size_t i = 0; i < steps.size(); ++i) {
-    if (i > 0) {
-      for (Region& region : regions) {
-        for (size_t b = 0; b < std::min<size_t>(64, region.data.size()); ++b) {
-          region.data[b] ^= static_cast<uint8_t>(0x5a + i);
+  CheckpointRegions(
+      dir, job, regions, steps,
+      [](size_t i, std::vector<Region>& r) {
+        if (i == 0) return;
+        for (Region& region : r) {
+          for (size_t b = 0; b < std::min<size_t>(64, region.data.size()); ++b) {
+            region.data[b] ^= static_cast<uint8_t>(0x5a + i);
+          }
         }
-      }
-    }
-    Result<Ticket> ticket = (*client)->checkpoint(steps[i]);
-    ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
-    Status s = ticket->wait_durable();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    if (snapshots != nullptr) {
-      for (const Region& region : regions) (*snapshots)[steps[i]][region.name] = region.data;
-    }
-  }
-  Status s = (*client)->flush();
-  ASSERT_TRUE(s.ok()) << s.ToString();
+      },
+      [snapshots](uint64_t step, const std::vector<Region>& done) {
+        if (snapshots == nullptr) return;
+        for (const Region& region : done) (*snapshots)[step][region.name] = region.data;
+      });
 }
 
 // Regions of every element type and a spread of sizes (below, at and above a

@@ -1,24 +1,16 @@
 // Tests of the `ckpt` command-line tool: they build stores through the public
 // Client API, run the built binary and check exit codes, output and files.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <regex>
@@ -30,136 +22,45 @@
 #include "ckpt/client.h"
 #include "ckpt/store.h"
 #include "ckpt/types.h"
+#include "cli_runner.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace ckpt {
 namespace {
 
 namespace fs = std::filesystem;
+using ckpt::testing::CheckpointRegions;
+using ckpt::testing::Describe;
 using ckpt::testing::FloatWeights;
+using ckpt::testing::kChunk;
 using ckpt::testing::RandomBytes;
+using ckpt::testing::ReadFile;
+using ckpt::testing::Region;
+using ckpt::testing::RunCkpt;
+using ckpt::testing::RunResult;
 using ckpt::testing::ScratchDir;
 using json = nlohmann::json;
-
-constexpr size_t kChunk = size_t{64} << 10;  // smallest chunk size: many chunks, small data
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::vector<uint8_t> ReadBytes(const std::string& path) {
   const std::string s = ReadFile(path);
   return std::vector<uint8_t>(s.begin(), s.end());
 }
 
-// Runs CKPT_BIN_DIR/ckpt with `args`; stdout and stderr go through files, so
-// that no pipe can fill up.
-RunResult RunCkpt(const std::vector<std::string>& args) {
-  RunResult result;
-  ScratchDir io;
-  const std::string out_path = io.Sub("stdout");
-  const std::string err_path = io.Sub("stderr");
-  const std::string bin = std::string(CKPT_BIN_DIR) + "/ckpt";
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  std::vector<std::string> words = {bin};
-  words.insert(words.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    ADD_FAILURE() << "cannot run " << bin << ": " << std::strerror(rc);
-    return result;
-  }
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) {
-    if (errno != EINTR) {
-      ADD_FAILURE() << "waitpid: " << std::strerror(errno);
-      return result;
-    }
-  }
-  if (WIFEXITED(wstatus)) {
-    result.exit_code = WEXITSTATUS(wstatus);
-  } else if (WIFSIGNALED(wstatus)) {
-    result.exit_code = 128 + WTERMSIG(wstatus);
-    ADD_FAILURE() << "ckpt died of signal " << WTERMSIG(wstatus);
-  }
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
-}
-
-std::string Describe(const std::vector<std::string>& args, const RunResult& r) {
-  std::string cmd = "ckpt";
-  for (const auto& a : args) cmd += " " + a;
-  return cmd + "\n--- exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out +
-         "--- stderr:\n" + r.err;
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "missing \"" << (needle) << "\""
-
-// One protected region of host memory.
-struct Region {
-  std::string name;
-  ElementType type;
-  std::vector<uint8_t> data;
-};
-
 // Bytes of every region at every committed step.
 using Snapshots = std::map<uint64_t, std::vector<std::vector<uint8_t>>>;
 
-// Opens a client on `dir` for `job`, protects `regions` and checkpoints each
-// of `steps`, calling mutate(i, regions) before the i-th one (in place: the
-// region buffers must not move). Every checkpoint is waited for until durable.
+// Checkpoints `regions` at each of `steps` (see CheckpointRegions), calling
+// mutate(i, regions) before the i-th one, and records the bytes of every step.
 void WriteCheckpoints(const std::string& dir, const std::string& job,
                       std::vector<Region>& regions, const std::vector<uint64_t>& steps,
                       const std::function<void(size_t, std::vector<Region>&)>& mutate,
                       Snapshots* snapshots) {
-  Options options;
-  options.store_dir = dir;
-  options.job = job;
-  options.chunk_bytes = kChunk;
-  options.staging_bytes = 8 * kChunk;
-  Result<std::unique_ptr<Client>> client = Client::Open(options);
-  ASSERT_TRUE(client.ok()) << client.status().ToString();
-  for (Region& region : regions) {
-    Status s = (*client)->protect(region.name, region.data.data(), region.data.size(),
-                                  region.type);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  for (size_t i = 0; i < steps.size(); ++i) {
-    if (mutate) mutate(i, regions);
-    Result<Ticket> ticket = (*client)->checkpoint(steps[i]);
-    ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
-    Status s = ticket->wait_durable();
-    ASSERT_TRUE(s.ok()) << "step " << steps[i] << ": " << s.ToString();
-    if (snapshots != nullptr) {
-      auto& copy = (*snapshots)[steps[i]];
-      for (const Region& region : regions) copy.push_back(region.data);
-    }
-  }
-  Status s = (*client)->flush();
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  CheckpointRegions(dir, job, regions, steps, mutate,
+                    [snapshots](uint64_t step, const std::vector<Region>& done) {
+                      if (snapshots == nullptr) return;
+                      auto& copy = (*snapshots)[step];
+                      for (const Region& region : done) copy.push_back(region.data);
+                    });
 }
 
 std::vector<uint8_t> AsBytes(const std::vector<float>& v) {

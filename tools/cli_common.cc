@@ -124,6 +124,44 @@ int RuntimeError(std::string_view command, const Status& status) {
   return kExitRuntime;
 }
 
+Result<CheckpointInfo> GetCheckpoint(const Store& store, const std::string& job,
+                                     std::optional<uint64_t> step) {
+  uint64_t target = 0;
+  if (step.has_value()) {
+    target = *step;
+  } else {
+    Result<uint64_t> latest = store.LatestStep(job);
+    if (!latest.ok()) return latest.status();
+    target = *latest;
+  }
+  return store.Get(job, target);
+}
+
+int RefuseDamaged(std::string_view command, std::string_view action, const Store& store,
+                  const CheckpointInfo& info, const std::vector<ChunkFault>& faults) {
+  std::string message = "checkpoint job " + info.job + " step " + std::to_string(info.step) +
+                        " is damaged (" + std::to_string(faults.size()) +
+                        (faults.size() == 1 ? " bad chunk: " : " bad chunks: ") +
+                        faults.front().ToString() +
+                        (faults.size() > 1 ? "; all listed below" : "") + "); ";
+  if (!action.empty()) message += std::string(action) + "; ";
+  Result<uint64_t> intact = store.NewestIntactStep(info.job);
+  if (intact.ok()) {
+    const std::string step = std::to_string(*intact);
+    message += "newest intact checkpoint of job " + info.job + ": step " + step +
+               " (pass --step " + step + ")";
+  } else if (intact.status().IsNotFound()) {
+    message += "no intact checkpoint of job " + info.job + " remains";
+  } else {
+    message += "could not look for an intact checkpoint: " + intact.status().message();
+  }
+  std::cerr << "ckpt " << command << ": " << message << "\n";
+  if (faults.size() > 1) {
+    for (const ChunkFault& fault : faults) std::cerr << "  " << fault.ToString() << "\n";
+  }
+  return kExitDamaged;
+}
+
 std::string HumanBytes(uint64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " B";
   static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};

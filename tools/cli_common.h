@@ -68,6 +68,18 @@ Result<std::shared_ptr<Store>> OpenStore(const std::string& dir, bool read_only)
 // Prints "ckpt SUB: <message>" to stderr and returns kExitRuntime.
 int RuntimeError(std::string_view command, const Status& status);
 
+// The checkpoint of `job` at `step`, or at the newest step when `step` is
+// absent (the errors of Store::LatestStep and Store::Get as they are).
+Result<CheckpointInfo> GetCheckpoint(const Store& store, const std::string& job,
+                                     std::optional<uint64_t> step);
+
+// Refusal of a damaged checkpoint: prints "ckpt SUB: checkpoint job J step N
+// is damaged (...); [ACTION; ]newest intact checkpoint ..." to stderr, naming
+// the faults and the way out (every fault on its own line when there are
+// several), and returns kExitDamaged. `action` ("not exported") may be empty.
+int RefuseDamaged(std::string_view command, std::string_view action, const Store& store,
+                  const CheckpointInfo& info, const std::vector<ChunkFault>& faults);
+
 // "512 B", "4.0 KiB", "64.0 MiB", ...
 std::string HumanBytes(uint64_t bytes);
 

@@ -92,31 +92,6 @@ Status WriteRegion(const Store& store, const CheckpointInfo& info, const RegionI
   return status;
 }
 
-// Refusal for a damaged checkpoint: names the faults and the way out.
-int RefuseDamaged(const Store& store, const CheckpointInfo& info,
-                  const std::vector<ChunkFault>& faults) {
-  std::string count = std::to_string(faults.size()) +
-                      (faults.size() == 1 ? " bad chunk" : " bad chunks");
-  std::string message = "checkpoint job " + info.job + " step " + std::to_string(info.step) +
-                        " is damaged (" + count + ": " + faults.front().ToString() +
-                        (faults.size() > 1 ? "; all listed below" : "") + "); ";
-  Result<uint64_t> intact = store.NewestIntactStep(info.job);
-  if (intact.ok()) {
-    const std::string step = std::to_string(*intact);
-    message += "newest intact checkpoint of job " + info.job + ": step " + step +
-               " (pass --step " + step + ")";
-  } else if (intact.status().IsNotFound()) {
-    message += "no intact checkpoint of job " + info.job + " remains";
-  } else {
-    message += "could not look for an intact checkpoint: " + intact.status().message();
-  }
-  std::cerr << "ckpt restore: " << message << "\n";
-  if (faults.size() > 1) {
-    for (const ChunkFault& fault : faults) std::cerr << "  " << fault.ToString() << "\n";
-  }
-  return kExitDamaged;
-}
-
 }  // namespace
 
 int RunRestore(const std::vector<std::string>& args) {
@@ -142,17 +117,10 @@ int RunRestore(const std::vector<std::string>& args) {
   if (!opened.ok()) return RuntimeError(kSpec.name, opened.status());
   const Store& store = **opened;
 
-  uint64_t target = 0;
-  if (step.has_value()) {
-    target = *step;
-  } else {
-    Result<uint64_t> latest = store.LatestStep(job);
-    if (!latest.ok()) return RuntimeError(kSpec.name, latest.status());
-    target = *latest;
-  }
-  Result<CheckpointInfo> got = store.Get(job, target);
+  Result<CheckpointInfo> got = GetCheckpoint(store, job, step);
   if (!got.ok()) return RuntimeError(kSpec.name, got.status());
   const CheckpointInfo& info = *got;
+  const uint64_t target = info.step;
 
   // The output directory is checked before the (slow) verification.
   std::error_code ec;
@@ -178,7 +146,7 @@ int RunRestore(const std::vector<std::string>& args) {
 
   Result<std::vector<ChunkFault>> faults = store.Verify(job, target);
   if (!faults.ok()) return RuntimeError(kSpec.name, faults.status());
-  if (!faults->empty()) return RefuseDamaged(store, info, *faults);
+  if (!faults->empty()) return RefuseDamaged(kSpec.name, "", store, info, *faults);
 
   fs::create_directories(out_dir, ec);
   if (ec) {

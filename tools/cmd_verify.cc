@@ -51,15 +51,7 @@ int RunVerify(const std::vector<std::string>& args) {
     }
     checkpoints = std::move(*list);
   } else {
-    uint64_t target = 0;
-    if (step.has_value()) {
-      target = *step;
-    } else {
-      Result<uint64_t> latest = store.LatestStep(job);
-      if (!latest.ok()) return RuntimeError(kSpec.name, latest.status());
-      target = *latest;
-    }
-    Result<CheckpointInfo> info = store.Get(job, target);
+    Result<CheckpointInfo> info = GetCheckpoint(store, job, step);
     if (!info.ok()) return RuntimeError(kSpec.name, info.status());
     checkpoints.push_back(std::move(*info));
   }
