@@ -22,7 +22,7 @@ bool ParseBenchCommandLine(const std::string& usage, po::options_description& op
     throw UsageError(e.what());
   }
   if (vm.count("help") != 0) {
-    std::cout << usage << "\n" << options << "\n";
+    std::cout << usage << "\n\n" << options << "\n";
     return true;
   }
   if (vm.count("stray-arguments") != 0) {

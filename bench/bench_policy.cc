@@ -2,6 +2,7 @@
 // seeded synthetic one) against every interval policy and the oracle.
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -89,12 +90,13 @@ Result<Trace> LoadTrace(const po::variables_map& vm) {
     spec.kind = policy::SyntheticSpec::Kind::kWeibull;
     Require(vm, "shape", " with --synthetic weibull");
     const std::string text = vm["shape"].as<std::string>();
-    Result<double> shape = policy::ParseDuration(text);  // a plain positive number
-    if (!shape.ok() || text.find_first_not_of("0123456789.") != std::string::npos ||
-        !(*shape > 0)) {
+    double shape = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), shape);
+    if (ec != std::errc() || ptr != text.data() + text.size() || !(shape > 0) ||
+        !std::isfinite(shape)) {
       throw UsageError("invalid value '" + text + "' for option '--shape': expected a number > 0");
     }
-    spec.shape = *shape;
+    spec.shape = shape;
   } else {
     throw UsageError("unknown --synthetic '" + kind + "' (expected exponential or weibull)");
   }
@@ -125,8 +127,8 @@ void PrintTable(const Trace& trace, const PolicyBenchSpec& spec, const PolicyBen
               (trace.times_s.back() - trace.times_s.front()) / 86400.0,
               policy::FormatDuration(rep.mtbf_s).c_str());
   if (rep.weibull) std::printf("whole-trace fit: %s\n", rep.weibull->ToString().c_str());
-  std::printf("C = %g s, R = %g s; online policies: windows %zu and %zu gaps, prior MTBF %s\n\n",
-              spec.cost_s, spec.restart_s, spec.window, spec.long_window,
+  std::printf("C = %g s, R = %g s; online policies: window %zu gaps, prior MTBF %s\n\n",
+              spec.cost_s, spec.restart_s, spec.window,
               policy::FormatDuration(spec.prior.mtbf_s).c_str());
   std::printf("%-18s %-7s %-12s %-9s %-10s %11s %12s %12s %12s\n", "POLICY", "ONLINE",
               "INTERVAL", "WASTE", "VS ORACLE", "CHECKPOINTS", "LOST_S", "RESTART_S",
@@ -171,6 +173,7 @@ nlohmann::ordered_json ReportJson(const Trace& trace, const PolicyBenchSpec& spe
                               {"records", trace.records},
                               {"merged", trace.merged},
                               {"nodes", trace.nodes},
+                              {"resolution_s", trace.resolution_s},
                               {"span_s", trace.times_s.back() - trace.times_s.front()},
                               {"mtbf_s", rep.mtbf_s}};
   if (rep.weibull) {
@@ -192,7 +195,6 @@ nlohmann::ordered_json ReportJson(const Trace& trace, const PolicyBenchSpec& spe
                                 {"cost_s", spec.cost_s},
                                 {"restart_s", spec.restart_s},
                                 {"window", spec.window},
-                                {"long_window", spec.long_window},
                                 {"prior_mtbf_s", spec.prior.mtbf_s},
                                 {"oracle", oracle},
                                 {"policies", policies}};
@@ -237,14 +239,15 @@ int RunPolicyBench(const std::vector<std::string>& args) {
       ("cost", po::value<std::string>()->value_name("D"), "checkpoint cost C (required)")
       ("restart", po::value<std::string>()->value_name("D"), "restart cost R (required)")
       ("window", po::value<std::string>()->value_name("N"),
-       "online policies' short window, in gaps (default 200, 0 = all)")
-      ("long-window", po::value<std::string>()->value_name("N"),
-       "online policies' long window (default 2000; = --window: no selection)")
+       "online policies fit the last N gaps (default 200, 0 = all)")
       ("prior-mtbf", po::value<std::string>()->value_name("D"),
        "online policies' prior system MTBF (default 24h)")
       ("policies", po::value<std::string>()->value_name("LIST"),
        "comma-separated subset to run (default all: young, daly, optimal, hindsight-hazard, "
        "online-young, online-daly, online-optimal, online-hazard)")
+      ("jitter-seed", po::value<std::string>()->value_name("N"),
+       "seed for spreading minute-resolution (LANL) times over their minute (default 1)")
+      ("no-jitter", "keep the timestamps as recorded (whole minutes for LANL)")
       ("json", "print JSON instead of a table")
       ("curve", po::value<std::string>()->value_name("FILE"),
        "write waste against fixed interval as CSV (interval_s,waste)")
@@ -259,7 +262,6 @@ int RunPolicyBench(const std::vector<std::string>& args) {
   spec.restart_s = Duration(vm, "restart");
   if (!(spec.cost_s > 0)) throw UsageError("option '--cost' must be positive");
   if (vm.count("window") != 0) spec.window = Integer<size_t>(vm, "window");
-  if (vm.count("long-window") != 0) spec.long_window = Integer<size_t>(vm, "long-window");
   if (vm.count("prior-mtbf") != 0) {
     spec.prior.mtbf_s = Duration(vm, "prior-mtbf");
     if (!(spec.prior.mtbf_s > 0)) throw UsageError("option '--prior-mtbf' must be positive");
@@ -281,6 +283,11 @@ int RunPolicyBench(const std::vector<std::string>& args) {
   if (!trace.ok()) {
     std::cerr << "ckpt-bench policy: " << trace.status().message() << "\n";
     return kExitRuntime;
+  }
+  if (vm.count("no-jitter") == 0) {
+    Dequantize(&*trace, vm.count("jitter-seed") != 0 ? Integer<uint64_t>(vm, "jitter-seed") : 1);
+  } else if (vm.count("jitter-seed") != 0) {
+    throw UsageError("--jitter-seed and --no-jitter exclude each other");
   }
   std::ostream* progress = vm.count("quiet") != 0 ? nullptr : &std::cerr;
   if (progress) *progress << trace->description << ": " << trace->times_s.size() << " failures\n";

@@ -1,6 +1,7 @@
 // ckpt-bench: benchmarks that back the claims in docs/.
 //
 //   ckpt-bench policy ...   checkpoint interval policies replayed on failure traces
+//   ckpt-bench snapshot ... what a snapshot costs the training loop (cuda|host)
 //   ckpt-bench --help
 //
 // Exit codes: 0 success, 2 usage error, 3 runtime error (bad input file, ...).
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "bench_cli.h"
+#include "snapshot_bench.h"
 
 namespace ckpt::bench {
 namespace {
@@ -24,6 +26,7 @@ struct Subcommand {
 // `io` (issue 6) will join here.
 constexpr Subcommand kSubcommands[] = {
     {"policy", "replay failure traces against checkpoint interval policies", RunPolicyBench},
+    {"snapshot", "how long a snapshot blocks the caller and what it costs (cuda|host)", RunSnapshotBench},
 };
 
 void PrintUsage(std::ostream& out) {

@@ -119,7 +119,6 @@ Result<PolicyBenchReport> RunPolicyBenchOn(const policy::Trace& trace,
     config.kind = kind;
     config.prior = spec.prior;
     config.window = spec.window;
-    config.long_window = spec.long_window;
     CKPT_RETURN_IF_ERROR(
         run_policy(std::string("online-") + policy::PolicyKindName(kind), config, true));
   }

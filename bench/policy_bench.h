@@ -18,7 +18,6 @@ struct PolicyBenchSpec {
   double restart_s = 300;
   policy::Prior prior;  // for the online policies
   size_t window = 200;        // for the online policies
-  size_t long_window = 2000;  // for the online policies
   std::vector<std::string> only;  // run just these policies (empty: all)
 };
 

@@ -19,6 +19,8 @@ PACKAGES=(
   libgmock-dev
   libbenchmark-dev
   nlohmann-json3-dev
+  # ckpt-bench policy reads the xz-compressed failure traces.
+  liblzma-dev
   # libFuzzer targets (scripts/fuzz.sh): clang with its runtime libraries.
   clang
   libclang-rt-14-dev

@@ -5,6 +5,7 @@
 //   ckpt restore --store DIR --job J [--step N] --out DIR [--force]
 //   ckpt gc      --store DIR --job J --keep-last N [--keep-every K] [--dry-run]
 //   ckpt export  --store DIR --job J [--step N] --format safetensors --out FILE [--force]
+//   ckpt policy  --mtbf D --cost D --restart D [--shape K] [--nodes N] [--json]
 //   ckpt --version | --help
 #include <exception>
 #include <iostream>
@@ -16,6 +17,9 @@
 #include "cli_common.h"
 
 namespace ckpt::cli {
+
+int RunPolicy(const std::vector<std::string>& args);  // cmd_policy.cc
+
 namespace {
 
 struct Subcommand {
@@ -30,6 +34,7 @@ constexpr Subcommand kSubcommands[] = {
     {"restore", "write the regions of a checkpoint to files", RunRestore},
     {"gc", "remove old checkpoints of a job and reclaim their space", RunGc},
     {"export", "write a checkpoint as a safetensors file", RunExport},
+    {"policy", "checkpoint interval and expected waste of each policy", RunPolicy},
 };
 
 const Subcommand* FindSubcommand(std::string_view name) {

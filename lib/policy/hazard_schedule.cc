@@ -17,31 +17,26 @@
 // literally far into the tail, where fitted Weibulls are least trustworthy;
 // this local rule depends only on the hazard over the next segment.
 // docs/policy.md compares the two.
-#include <boost/math/special_functions/lambert_w.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "ckpt/policy.h"
+#include "policy/exponential_optimum.h"
 
 namespace ckpt::policy {
 namespace {
 
-double ExponentialOptimum(double rate, double cost_s) {
-  return (1.0 + boost::math::lambert_w0(-std::exp(-1.0 - rate * cost_s))) / rate;
-}
-
-// The fixed point τ = ExponentialOptimum(h̄(a, τ)). The map is a contraction
+// The fixed point τ = ExponentialOptimumInterval(h̄(a, τ)). The map is a contraction
 // in practice (h̄ varies slowly with τ); 50 rounds or 1e-7 relative.
 double LocalInterval(const FailureModel& model, double cost_s, double age_s) {
   const double log_s_a = model.LogSurvival(age_s);
-  double tau = ExponentialOptimum(1.0 / model.mean_s(), cost_s);
+  double tau = ExponentialOptimumInterval(1.0 / model.mean_s(), cost_s);
   for (int i = 0; i < 50; ++i) {
     const double s = tau + cost_s;
     const double mean_hazard = (log_s_a - model.LogSurvival(age_s + s)) / s;
     if (!(mean_hazard > 0)) break;
-    const double next = ExponentialOptimum(mean_hazard, cost_s);
+    const double next = ExponentialOptimumInterval(mean_hazard, cost_s);
     const bool done = std::abs(next - tau) <= 1e-7 * tau;
     tau = next;
     if (done) break;

@@ -1,11 +1,10 @@
 // Closed-form intervals (Young, Daly), the renewal expected-waste formula and
 // the fixed interval that minimizes it.
-#include <boost/math/special_functions/lambert_w.hpp>
-
 #include <cmath>
 #include <limits>
 
 #include "ckpt/policy.h"
+#include "policy/exponential_optimum.h"
 #include "policy/golden.h"
 
 namespace ckpt::policy {
@@ -70,10 +69,9 @@ double ExpectedWaste(const FailureModel& model, double interval_s, double cost_s
 
 double OptimalInterval(const FailureModel& model, double cost_s, double restart_s) {
   if (!ValidModel(model) || !ValidCosts(cost_s, restart_s)) return kNaN;
-  // Exponential: d/dτ [τ / (e^{(τ+C)/M} − 1)] = 0 gives
-  // e^{(τ+C)/M}·(1 − τ/M) = 1, solved by τ = M·(1 + W₀(−e^{−1−C/M})).
+  // Exponential: τ = M·(1 + W₀(−e^{−1−C/M})), see exponential_optimum.h.
   const double m = model.mean_s();
-  const double exp_opt = m * (1.0 + boost::math::lambert_w0(-std::exp(-1.0 - cost_s / m)));
+  const double exp_opt = ExponentialOptimumInterval(1.0 / m, cost_s);
   if (model.kind == FailureModel::Kind::kExponential || model.shape == 1.0) return exp_opt;
   auto waste = [&](double tau) { return ExpectedWaste(model, tau, cost_s, restart_s); };
   return LogGridGoldenMinimize(waste, exp_opt / 8.0, exp_opt * 8.0, 13, 24);

@@ -79,6 +79,7 @@ Result<Trace> ParseLanlCsv(std::string_view csv, int system, const std::string& 
   }
   Trace trace;
   trace.nodes = nodes;
+  trace.resolution_s = 60;  // m/d/yyyy h:mm
   trace.description = "LANL system " + std::to_string(system);
   FinalizeTrace(std::move(times), &trace);
   return trace;

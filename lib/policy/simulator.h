@@ -47,7 +47,7 @@ SimResult SimulateFixed(std::span<const double> failures, double interval_s, dou
                         double restart_s);
 
 // The best fixed interval on this trace, by search: a log grid with 1% steps
-// over [lo_s, hi_s], then exact within ±10% of the grid's best (the waste of
+// over [lo_s, hi_s], then exact within a factor 2 of the grid's best (the waste of
 // a fixed interval on a trace is piecewise linear in τ with jumps, and its
 // minimum is at a jump; simulator.cc enumerates them).
 struct Oracle {

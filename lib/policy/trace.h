@@ -17,6 +17,7 @@ struct Trace {
   size_t records = 0;           // failure records read for the selection
   size_t merged = 0;            // records at an already-seen time, counted once
   uint64_t nodes = 0;           // nodes of the system when the trace says (LANL), else 0
+  double resolution_s = 0;      // timestamps are truncated to this (LANL: 60 s), 0 = exact
   std::string description;      // "LANL system 20", "times file x.csv", ...
 };
 
@@ -45,6 +46,14 @@ Result<Trace> ParseTimesCsv(std::string_view csv, const std::string& source);
 Result<Trace> ReadTimesTrace(const std::string& path);
 // One value of a `times` file, as seconds since the epoch.
 Result<double> ParseTimeValue(std::string_view text);
+
+// Spreads each failure uniformly over its timestamp's resolution (seeded):
+// t + U[0, resolution). Timestamps truncated to the minute make every gap a
+// whole number of minutes, and a fixed interval whose segment is a whole
+// number of minutes then fits many gaps exactly, a dip in the trace's waste
+// curve that no real machine offers. Order is kept (distinct timestamps are
+// at least one resolution apart). No-op when resolution_s is 0.
+void Dequantize(Trace* trace, uint64_t seed);
 
 // Seeded synthetic traces (std::mt19937_64): gaps drawn from the exponential
 // or the Weibull with the given mean and shape, starting at time 0, until

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
 
 #include "policy/trace.h"
@@ -70,6 +71,13 @@ void FinalizeTrace(std::vector<double> raw_times, Trace* trace) {
   raw_times.erase(std::unique(raw_times.begin(), raw_times.end()), raw_times.end());
   trace->merged = trace->records - raw_times.size();
   trace->times_s = std::move(raw_times);
+}
+
+void Dequantize(Trace* trace, uint64_t seed) {
+  if (!(trace->resolution_s > 0)) return;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> within(0.0, trace->resolution_s);
+  for (double& t : trace->times_s) t += within(rng);
 }
 
 }  // namespace ckpt::policy

@@ -211,8 +211,10 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, bool read
   options.keep_log_file_num = 4;
   options.max_open_files = 256;
   // The catalog is small (kilobytes per checkpoint). RocksDB preallocates
-  // each WAL file to about 1.1 x write_buffer_size: with the 64 MiB default
-  // that is 70 MiB of a full disk's last space, taken from the checkpoints.
+  // each WAL file to about 1.1 x write_buffer_size (70 MiB by default): on a
+  // nearly full disk that space is taken from the checkpoints. No
+  // preallocation, and a small memtable.
+  options.allow_fallocate = false;
   options.write_buffer_size = size_t{4} << 20;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, &raw)
