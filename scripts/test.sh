@@ -2,8 +2,10 @@
 # The test command (README, .ci/run): installs the Debian packages, then
 #   1. builds Release with -Werror in build/ and runs every test there;
 #   2. builds RelWithDebInfo with AddressSanitizer + UndefinedBehaviorSanitizer
-#      (-Werror, no bench) in build-asan/ and runs every test there, with leak
-#      detection on and any sanitizer report fatal.
+#      (-Werror, ckpt-bench included: its tests run it) in build-asan/ and runs
+#      every test there, with leak detection on and any sanitizer report fatal;
+#   3. builds the concurrency suites with ThreadSanitizer and runs them;
+#   4. runs the libFuzzer targets for a bounded time (scripts/fuzz.sh).
 # Each phase is timed; a summary line comes last. Exits non-zero when any
 # phase fails. A failing Release test run does not stop the sanitizer run, so
 # one invocation reports everything; a failed configure or build skips the
@@ -102,7 +104,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 build_and_test "asan+ubsan" build-asan \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_SANITIZE=address,undefined \
-  -DCKPT_WERROR=ON -DCKPT_BUILD_BENCH=OFF
+  -DCKPT_WERROR=ON
 
 # ThreadSanitizer on the suites whose subject is concurrency: the client's
 # threads and tickets, copy ordering, GC and restore during checkpoints.
