@@ -64,8 +64,11 @@ cmake --build "$WORK/build" || fail "building the consumer failed"
 [[ -x $WORK/build/consumer-static ]] || fail "consumer-static was not built"
 
 # The shared build must use the installed libckpt.so, not the build tree's.
-ldd "$WORK/build/consumer" | grep -q "$LIBDIR/libckpt.so" ||
-  { ldd "$WORK/build/consumer"; fail "consumer does not load $LIBDIR/libckpt.so"; }
+# (ldd's output is captured first: `ldd | grep -q` under pipefail fails at
+# random when grep exits early and ldd dies of SIGPIPE.)
+LOADED=$(ldd "$WORK/build/consumer")
+grep -qF "$LIBDIR/libckpt.so" <<<"$LOADED" ||
+  { echo "$LOADED"; fail "consumer does not load $LIBDIR/libckpt.so"; }
 
 step "run consumer (shared) and consumer-static"
 "$WORK/build/consumer" "$WORK/store-shared"

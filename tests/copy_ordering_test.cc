@@ -87,6 +87,9 @@ TEST_P(CopyOrdering, RestoredBytesEqualTheBytesAtCheckpointTime) {
   HostCopyEngineOptions eo;
   eo.seed = p.seed;
   eo.simulate_device = p.simulate_device;
+  // Small pools hold few copies in flight: long delays make completions
+  // overtake each other even when the copier runs slowly (ThreadSanitizer).
+  if (p.staging_chunks <= 3) eo.max_delay_us = 3000;
   LateClient lc(TestOptions(dir, p.staging_chunks), eo);
   ASSERT_TRUE(lc.client);
   Client& c = *lc.client;
@@ -197,6 +200,10 @@ TEST(CopyOrderingPool, SmallPoolOutOfOrderCompletionsAndBackToBackCheckpoints) {
   HostCopyEngineOptions eo;
   eo.seed = 21;
   eo.simulate_device = true;
+  // With two slots at most two copies are in flight: delays far longer than
+  // the copier needs to issue the next copy (also under ThreadSanitizer)
+  // make completions overtake each other.
+  eo.max_delay_us = 5000;
   LateClient lc(TestOptions(dir, 2), eo);
   ASSERT_TRUE(lc.client);
   Client& c = *lc.client;
