@@ -50,7 +50,10 @@ python_test_packages() {
 # (not, for example, "deinstall ok config-files").
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-  if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$'; then
+  # dpkg's output is captured first: under pipefail, `dpkg | grep -q` can
+  # fail when grep stops reading early and dpkg gets SIGPIPE.
+  status=$(dpkg -s "$pkg" 2>/dev/null || true)
+  if ! grep -q '^Status: install ok installed$' <<<"$status"; then
     missing+=("$pkg")
   fi
 done
