@@ -1,3 +1,5 @@
+#include <cstring>
+#include <cerrno>
 #include "cli_common.h"
 
 #include <charconv>
@@ -160,6 +162,12 @@ int RefuseDamaged(std::string_view command, std::string_view action, const Store
     for (const ChunkFault& fault : faults) std::cerr << "  " << fault.ToString() << "\n";
   }
   return kExitDamaged;
+}
+
+Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
+  std::string message = what + " '" + path + "': " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(message);
+  return Status::IOError(message);
 }
 
 std::string HumanBytes(uint64_t bytes) {

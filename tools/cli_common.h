@@ -81,6 +81,9 @@ int RefuseDamaged(std::string_view command, std::string_view action, const Store
                   const CheckpointInfo& info, const std::vector<ChunkFault>& faults);
 
 // "512 B", "4.0 KiB", "64.0 MiB", ...
+// "<what> '<path>': <strerror>" as kNoSpace for ENOSPC/EDQUOT, else kIOError.
+Status ErrnoStatus(const std::string& what, const std::string& path, int err);
+
 std::string HumanBytes(uint64_t bytes);
 
 // ISO 8601 UTC with milliseconds: "2026-11-25T13:24:31.123Z".

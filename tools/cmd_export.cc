@@ -72,12 +72,6 @@ const char* SafetensorsDtype(ElementType type) {
   return nullptr;
 }
 
-Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
-  std::string message = what + " '" + path + "': " + std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(message);
-  return Status::IOError(message);
-}
-
 Status PwriteAll(int fd, const uint8_t* data, size_t size, uint64_t offset,
                  const std::string& path) {
   size_t done = 0;

@@ -56,12 +56,6 @@ std::string UniqueFileName(const std::string& region, std::set<std::string>* use
   return name;
 }
 
-Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
-  std::string message = what + " '" + path + "': " + std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(message);
-  return Status::IOError(message);
-}
-
 Status WriteRegion(const Store& store, const CheckpointInfo& info, const RegionInfo& region,
                    const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
