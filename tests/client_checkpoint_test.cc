@@ -15,6 +15,7 @@
 namespace ckpt {
 namespace {
 
+using ckpt::testing::OpenClient;
 using ckpt::testing::FloatWeights;
 using ckpt::testing::RandomBytes;
 using ckpt::testing::ScratchDir;
@@ -28,13 +29,6 @@ Options TestOptions(const ScratchDir& dir) {
   o.chunk_bytes = kChunk;
   o.staging_bytes = 8 * kChunk;
   return o;
-}
-
-std::unique_ptr<Client> OpenClient(const Options& o) {
-  auto c = Client::Open(o);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  if (!c.ok()) return nullptr;
-  return std::move(c).value();
 }
 
 // Checkpoints `step` and waits until it is durable; returns its stats.

@@ -25,6 +25,7 @@ namespace ckpt {
 namespace {
 
 namespace fs = std::filesystem;
+using ckpt::testing::OpenClient;
 using ckpt::testing::RandomBytes;
 using ckpt::testing::ScratchDir;
 
@@ -37,13 +38,6 @@ Options TestOptions(const std::string& store_dir, const std::string& job = "job"
   o.chunk_bytes = kChunk;
   o.staging_bytes = 8 * kChunk;
   return o;
-}
-
-std::unique_ptr<Client> OpenClient(const Options& o) {
-  auto c = Client::Open(o);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  if (!c.ok()) return nullptr;
-  return std::move(c).value();
 }
 
 void Durable(Client* c, uint64_t step) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/client.h"
+
 namespace ckpt::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed when the object dies.
@@ -61,6 +63,14 @@ inline std::vector<float> FloatWeights(size_t count, uint64_t seed, float stddev
   std::normal_distribution<float> dist(0.0f, stddev);
   for (auto& v : out) v = dist(rng);
   return out;
+}
+
+// Opens a client, recording a test failure (and returning null) on error.
+inline std::unique_ptr<Client> OpenClient(const Options& o) {
+  auto c = Client::Open(o);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  if (!c.ok()) return nullptr;
+  return std::move(c).value();
 }
 
 }  // namespace ckpt::testing
