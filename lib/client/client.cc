@@ -39,11 +39,14 @@ Status ValidateOptions(const Options& o) {
       o.chunk_bytes % 4096 != 0)
     return Status::InvalidArgument("Options::chunk_bytes must be a multiple of 4096 between 64 KiB "
                                    "and 256 MiB, not " + std::to_string(o.chunk_bytes));
-  if (o.compression == Compression::kZstd && (o.zstd_level < 1 || o.zstd_level > 19))
+  if (o.compression != Compression::kOff && (o.zstd_level < 1 || o.zstd_level > 19))
     return Status::InvalidArgument("Options::zstd_level must be between 1 and 19, not " +
                                    std::to_string(o.zstd_level));
-  if (o.compression != Compression::kZstd && o.compression != Compression::kOff)
+  if (o.compression != Compression::kZstd && o.compression != Compression::kOff &&
+      o.compression != Compression::kAuto)
     return Status::InvalidArgument("unknown Options::compression");
+  if (!o.daemon_socket.empty())
+    return Status::Unsupported("Options::daemon_socket: daemon mode is not implemented yet");
   return Status::OK();
 }
 

@@ -39,7 +39,7 @@ void JoinBytePlanes(const uint8_t* in, size_t size, size_t width, uint8_t* out) 
 
 ChunkEncoder::ChunkEncoder(Compression compression, int zstd_level)
     : compression_(compression), level_(zstd_level) {
-  if (compression_ == Compression::kZstd) cctx_ = ZSTD_createCCtx();
+  if (compression_ != Compression::kOff) cctx_ = ZSTD_createCCtx();
 }
 
 ChunkEncoder::~ChunkEncoder() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }

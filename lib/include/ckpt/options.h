@@ -14,6 +14,7 @@ class Store;
 enum class Compression : uint8_t {
   kOff = 0,   // store chunks as they are (still checksummed)
   kZstd = 1,  // byte-plane filter by element type, then zstd; raw when it does not pay
+  kAuto = 2,  // like kZstd today; per-plane decisions from a sample (issue 6) refine it
 };
 
 // How a store is opened.
@@ -78,6 +79,12 @@ struct Options {
   // are ignored. Default: nullptr (the client opens store_dir itself; only
   // one process, and one opener within it, may write a store).
   std::shared_ptr<Store> shared_store;
+
+  // Path of a ckptd Unix socket. Empty (the default): the engine runs
+  // embedded, as threads of this process. Set: the client hands its snapshots
+  // to the daemon listening there (not implemented yet: Open() returns
+  // kUnsupported).
+  std::string daemon_socket;
 };
 
 }  // namespace ckpt
