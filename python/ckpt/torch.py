@@ -192,9 +192,11 @@ class TrainingState:
         with zero gradients and learning rate 0 (its effects are overwritten
         by the restore that follows)."""
         opt = self.optimizer
-        if opt is None or len(opt.state) > 0:
+        if opt is None:
             return
         params = [p for group in opt.param_groups for p in group["params"]]
+        if any(opt.state.get(p) for p in params):
+            return  # created already
         if any(p.grad is not None for p in params):
             raise ckpt.FailedPreconditionError(
                 "TrainingState.restore(): parameters have gradients; restore before training starts")
