@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   m.parent_step = 41;
   m.chunk_bytes = 65536;
   m.logical_bytes = 70000;
-  m.regions.push_back({"weights", ckpt::ElementType::kFloat32, 70000, {}});
+  m.regions.push_back({"weights", ckpt::ElementType::kFloat32, 70000, {}, std::nullopt});
   m.regions[0].chunks.resize(2);
   m.regions[0].chunks[1].bytes[3] = 7;
   Write(dir + "/manifest/valid", ckpt::EncodeManifest(m));
