@@ -221,6 +221,11 @@ class Client:
         under `name`, recording its dtype and shape. Zero-copy: ckpt reads
         the tensor's memory at each checkpoint and restore() writes into it."""
         address, nbytes, dtype, shape, cuda = _describe(tensor)
+        if cuda is not None and not build_info()["cuda_backend"]:
+            # A host-only engine would read the device pointer as host memory.
+            raise UnsupportedError(
+                f"region '{name}' is a CUDA tensor, but this ckpt build has no CUDA backend "
+                "(built without a CUDA toolkit or with -DCKPT_WITH_CUDA=OFF)")
         self._c.protect(name, address, nbytes, dtype, list(shape))
         self._tensors[name] = tensor
         if cuda is not None and self._cuda_device is None:
