@@ -75,7 +75,8 @@ Manifest ShapedSample() {
   m.regions[1].shape = Shape{128, 256};  // 64 KiB of bf16
   m.regions[3].shape = Shape{};          // a scalar of 8 bytes
   m.regions[3].type = ElementType::kInt64;
-  m.user_state = std::string("{\"step\": 150}\0\xff", 16);
+  static constexpr char kState[] = "{\"step\": 150}\0\xff";
+  m.user_state = std::string(kState, sizeof(kState) - 1);
   return m;
 }
 

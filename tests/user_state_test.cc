@@ -36,7 +36,8 @@ void DurableWithState(Client* c, uint64_t step, const std::string& state) {
 }
 
 // Binary, with a NUL and bytes that are not UTF-8: the blob is opaque.
-const std::string kState1("{\"step\": 1, \"rng\": \"\x00\xff\"}", 26);
+constexpr char kState1Bytes[] = "{\"step\": 1, \"rng\": \"\x00\xff\"}";
+const std::string kState1(kState1Bytes, sizeof(kState1Bytes) - 1);
 const std::string kState2 = "{\"step\": 2, \"loader\": [0, 96]}";
 
 TEST(UserState, RoundTripsThroughRestoreOfEachStep) {
