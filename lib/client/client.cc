@@ -382,6 +382,11 @@ class Client::Impl {
 
     ChunkDecoder decoder;
     std::vector<uint8_t> scratch;
+    // Host regions: read through the store's pipelined reader (O_DIRECT
+    // reads into staging slots, checked and decoded into the region).
+    std::vector<Store::Rep::ChunkRead> host_reads;
+    std::vector<std::pair<const Region*, size_t>> host_read_where;
+    const bool pipelined = manifest.chunk_bytes <= pool_->slot_bytes();
     StagedRestore staged(this);  // waits for its copies however we leave
     for (const auto& [region, mr] : plan) {
       const bool in_place = copy_engine_->host_addressable(region->location);
@@ -393,6 +398,11 @@ class Client::Impl {
         if (!loc.ok()) return loc.status().WithContext(chunk_where);
         if (!loc->has_value()) return Status::Corruption(chunk_where + ": missing from the chunk index");
         if ((*loc)->raw_len != len) return Status::Corruption(chunk_where + ": wrong length in the index");
+        if (in_place && pipelined) {
+          host_reads.push_back({mr->chunks[i], **loc, region->data + offset});
+          host_read_where.emplace_back(region, i);
+          continue;
+        }
         if (in_place) {
           // Host regions are decoded in place.
           CKPT_RETURN_IF_ERROR(store_->rep()
@@ -431,6 +441,31 @@ class Client::Impl {
           staged.Copy(slot, pool_->data(slot), region->data + offset + done, region->location, n);
         }
       }
+    }
+    if (!host_reads.empty()) {
+      // Borrow staging slots as read buffers: one per read in flight.
+      constexpr unsigned kDepth = 16;
+      std::vector<int> slots;
+      std::vector<uint8_t*> buffers;
+      const size_t want = std::min<size_t>(kDepth, pool_->slots());
+      while (slots.size() < want && pool_->free_slots() > 0) {
+        const int slot = pool_->Acquire();
+        if (slot < 0) break;
+        slots.push_back(slot);
+        buffers.push_back(pool_->data(slot));
+      }
+      if (buffers.empty()) {  // device copies hold them all: wait for one
+        const int slot = pool_->Acquire();
+        if (slot < 0) return Status::Aborted(where + ": client is closing");
+        slots.push_back(slot);
+        buffers.push_back(pool_->data(slot));
+      }
+      size_t failed = 0;
+      Status read = store_->rep()->ReadChunks(host_reads, buffers, pool_->slot_bytes(), kDepth, &failed);
+      for (int slot : slots) pool_->Release(slot);
+      if (!read.ok())
+        return read.WithContext(where + " region '" + host_read_where[failed].first->name + "' chunk " +
+                                std::to_string(host_read_where[failed].second));
     }
     staged.Wait();
     return staged.error().WithContext(where);

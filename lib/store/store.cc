@@ -122,18 +122,25 @@ Status Store::Rep::ReadChunk(const ChunkHash& hash, const ChunkLocation& loc,
     if (n == 0) return Status::Corruption("segment file ends inside the chunk record");
     done += static_cast<size_t>(n);
   }
+  return CheckAndDecode(hash, loc, scratch->data(), scratch->data() + kRecordHeaderSize, decoder, out);
+}
+
+Status Store::Rep::CheckAndDecode(const ChunkHash& hash, const ChunkLocation& loc, const uint8_t* header_bytes,
+                                  const uint8_t* payload, ChunkDecoder* decoder, uint8_t* out) {
   RecordHeader header;
-  CKPT_RETURN_IF_ERROR(DecodeRecordHeader(scratch->data(), &header));
+  CKPT_RETURN_IF_ERROR(DecodeRecordHeader(header_bytes, &header));
   if (header.hash != hash || header.raw_len != loc.raw_len ||
       header.stored_len != loc.stored_len || header.codec != loc.codec ||
       header.plane_width != loc.plane_width || header.payload_checksum != loc.payload_checksum)
     return Status::Corruption("record header does not match the chunk index");
-  const uint8_t* payload = scratch->data() + kRecordHeaderSize;
   if (Checksum64(payload, header.stored_len) != header.payload_checksum)
     return Status::Corruption("payload checksum mismatch");
-  CKPT_RETURN_IF_ERROR(decoder->Decode(
-      header.codec, header.plane_width,
-      {reinterpret_cast<const char*>(payload), header.stored_len}, out, header.raw_len));
+  const bool in_place = payload == out && header.codec == Codec::kRaw && header.plane_width == 0 &&
+                        header.stored_len == header.raw_len;
+  if (!in_place)
+    CKPT_RETURN_IF_ERROR(decoder->Decode(
+        header.codec, header.plane_width,
+        {reinterpret_cast<const char*>(payload), header.stored_len}, out, header.raw_len));
   if (HashChunk(out, header.raw_len) != hash)
     return Status::Corruption("content hash mismatch after decoding");
   return Status::OK();
