@@ -98,6 +98,26 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   return Status::OK();
 }
 
+Status CheckpointWriter::AddUnchangedChunk(size_t region, size_t index, const ChunkHash& hash, size_t size) {
+  if (!active_) return Status::FailedPrecondition("no checkpoint begun");
+  if (region >= manifest_.regions.size() || index >= manifest_.regions[region].chunks.size())
+    return Status::InvalidArgument("chunk outside the checkpoint's regions");
+  ManifestRegion& r = manifest_.regions[region];
+  const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
+  if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
+  if (!new_chunks_.count(hash)) {
+    auto existing = store_->rep()->catalog().GetChunk(hash);
+    if (!existing.ok()) return existing.status();
+    if (!existing->has_value() || (*existing)->raw_len != size)
+      return Status::Aborted("chunk " + std::to_string(index) + " of region '" + r.name +
+                             "' is unchanged since the parent checkpoint, but the store no longer holds it "
+                             "(garbage-collected meanwhile); take the checkpoint again");
+  }
+  r.chunks[index] = hash;
+  filled_[region][index] = true;
+  return Status::OK();
+}
+
 Result<CheckpointStats> CheckpointWriter::Commit() {
   if (!active_) return Status::FailedPrecondition("no checkpoint begun");
   for (size_t r = 0; r < filled_.size(); ++r)
