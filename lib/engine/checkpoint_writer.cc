@@ -61,7 +61,12 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
   if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
 
-  const ChunkHash hash = HashChunk(data, size);
+  // Uncompressed, a chunk is its own payload: hash and checksum it in one sweep.
+  ChunkHash hash;
+  uint64_t raw_checksum = 0;
+  const bool raw_only = options_.compression == Compression::kOff;
+  if (raw_only) HashAndChecksum(data, size, &hash, &raw_checksum);
+  else hash = HashChunk(data, size);
   r.chunks[index] = hash;
   filled_[region][index] = true;
   if (new_chunks_.count(hash)) return Status::OK();  // equal to a chunk of this checkpoint
@@ -82,7 +87,11 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   header.raw_len = static_cast<uint32_t>(size);
   header.stored_len = static_cast<uint32_t>(encoded->payload.size());
   header.hash = hash;
-  header.payload_checksum = Checksum64(encoded->payload.data(), encoded->payload.size());
+  const bool payload_is_data = reinterpret_cast<const uint8_t*>(encoded->payload.data()) == data &&
+                               encoded->payload.size() == size;
+  header.payload_checksum = raw_only && payload_is_data
+                                ? raw_checksum
+                                : Checksum64(encoded->payload.data(), encoded->payload.size());
   auto offset = segments_->Append(header, reinterpret_cast<const uint8_t*>(encoded->payload.data()),
                                   encoded->payload.size());
   if (!offset.ok()) return offset.status();

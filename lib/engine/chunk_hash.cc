@@ -16,6 +16,23 @@ ChunkHash HashChunk(const void* data, size_t size) {
 
 uint64_t Checksum64(const void* data, size_t size) { return XXH3_64bits(data, size); }
 
+void HashAndChecksum(const void* data, size_t size, ChunkHash* hash, uint64_t* checksum) {
+  constexpr size_t kBlock = size_t{64} << 10;  // fits L2 with room to spare
+  XXH3_state_t h128, h64;
+  XXH3_128bits_reset(&h128);
+  XXH3_64bits_reset(&h64);
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t off = 0; off < size; off += kBlock) {
+    const size_t n = size - off < kBlock ? size - off : kBlock;
+    XXH3_128bits_update(&h128, p + off, n);
+    XXH3_64bits_update(&h64, p + off, n);
+  }
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(&h128));
+  __builtin_memcpy(hash->bytes.data(), canonical.digest, hash->bytes.size());
+  *checksum = XXH3_64bits_digest(&h64);
+}
+
 std::string ChunkHash::Hex() const {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
