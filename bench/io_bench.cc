@@ -2,6 +2,7 @@
 #include "io_bench.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +34,15 @@ using Clock = std::chrono::steady_clock;
 using Json = nlohmann::ordered_json;
 
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU seconds (user + system) this process has used, all threads: what a
+// phase costs the single core this bench shares with the rest of the machine.
+double CpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
 
 // "1073741824", "1G", "512M", "64k" (K/M/G/T are powers of 1024).
 uint64_t ParseSize(const std::string& flag, const std::string& text) {
@@ -180,7 +190,9 @@ Json Run(const Spec& spec) {
   // References, on the same filesystem.
   Progress(spec, "limit: io_uring O_DIRECT write of " + std::to_string(total >> 20) + " MiB");
   const std::string limit_file = work.Sub("limit.bin");
+  double cpu0 = CpuSeconds();
   const LimitResult lw = UringWriteLimit(limit_file, spans);
+  const double limit_write_cpu = CpuSeconds() - cpu0;
   (void)DropFileCache(limit_file);
   Progress(spec, "limit: io_uring O_DIRECT read");
   const LimitResult lr = UringReadLimit(limit_file);
@@ -215,11 +227,12 @@ Json Run(const Spec& spec) {
   const uint64_t rss_at_reset = ProcStatus("VmRSS");
 
   struct Measured {
-    double stall_s = 0, copied_s = 0, durable_s = 0;
+    double stall_s = 0, copied_s = 0, durable_s = 0, cpu_s = 0;
     CheckpointStats stats;
   };
   auto checkpoint = [&](uint64_t step) {
     Measured m;
+    const double c0 = CpuSeconds();
     const auto t0 = Clock::now();
     auto t = client->checkpoint(step);
     m.stall_s = Since(t0);
@@ -228,6 +241,7 @@ Json Run(const Spec& spec) {
     m.copied_s = Since(t0);
     Check(t->wait_durable(), "checkpoint " + std::to_string(step));
     m.durable_s = Since(t0);
+    m.cpu_s = CpuSeconds() - c0;
     m.stats = t->stats();
     return m;
   };
@@ -263,9 +277,11 @@ Json Run(const Spec& spec) {
     for (const auto& e : fs::directory_iterator(o.store_dir + "/segments")) fadvised &= DropFileCache(e.path());
   const bool dropped_all = spec.cache_drop == "all" && DropAllCaches();
   Progress(spec, "restore");
+  cpu0 = CpuSeconds();
   const auto t0 = Clock::now();
   auto restored = client->restore(2);
   const double restore_s = Since(t0);
+  const double restore_cpu = CpuSeconds() - cpu0;
   Check(restored.status(), "restore");
   for (size_t i = 0; i < data.regions.size(); ++i) {
     const auto& r = data.regions[i];
@@ -289,6 +305,11 @@ Json Run(const Spec& spec) {
   j["cache_dropped"] = dropped_all ? "drop_caches (all page cache)"
                        : fadvised  ? "posix_fadvise DONTNEED on the segment files"
                                    : "no (not permitted)";
+  j["cpu_s"] = {{"durable", full.cpu_s},
+                {"incremental", inc.cpu_s},
+                {"restore", restore_cpu},
+                {"limit_write", limit_write_cpu},
+                {"note", "CPU seconds (user+system, all threads) of each phase"}};
   j["limit_write_s"] = lw.seconds;
   j["limit_read_s"] = lr.seconds;
   j["limit_direct_io"] = lw.direct_io && lr.direct_io;
@@ -378,6 +399,10 @@ void PrintTable(const Json& j) {
                 g["type"].get<std::string>().c_str(), Mib(g["bytes"].get<double>()).c_str(),
                 Mib(g["encoded_bytes"].get<double>()).c_str(), g["ratio"].get<double>(),
                 g["zstd1_raw_ratio"].get<double>());
+  const auto& cpu = j["cpu_s"];
+  std::printf("  CPU seconds: full checkpoint %.3f, incremental %.3f, restore %.3f, limit write %.3f\n",
+              cpu["durable"].get<double>(), cpu["incremental"].get<double>(), cpu["restore"].get<double>(),
+              cpu["limit_write"].get<double>());
   const auto& m = j["memory"];
   std::printf("  memory: staging pool %s (resident from open, +%s RSS at open); peak RSS grew %s during the "
               "checkpoints and restore: %s\n",

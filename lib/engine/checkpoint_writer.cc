@@ -13,6 +13,9 @@ Result<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Create(std::shared_p
   SegmentWriterOptions so;
   so.use_direct_io = store->rep()->options().use_direct_io;
   so.env = store->rep()->env();
+  // 8 x 4 MiB writes in flight: the disk here needs a deep queue to reach
+  // its sequential speed (docs/performance.md).
+  so.queue_depth = 8;
   auto segments = SegmentWriter::Create(so);
   if (!segments.ok()) return segments.status();
   return std::unique_ptr<CheckpointWriter>(

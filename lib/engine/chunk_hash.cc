@@ -5,7 +5,30 @@
 
 namespace ckpt {
 
+#ifdef CKPT_HASH_AVX2
+namespace internal {  // chunk_hash_avx2.cc
+void Xxh3_128Avx2(const void* data, size_t size, uint8_t out[16]);
+uint64_t Xxh3_64Avx2(const void* data, size_t size);
+void Xxh3_128And64Avx2(const void* data, size_t size, size_t block, uint8_t out128[16], uint64_t* out64);
+}  // namespace internal
+
+namespace {
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+}  // namespace
+#endif
+
+namespace {
+constexpr size_t kSweepBlock = size_t{64} << 10;  // fits L2 with room to spare
+}  // namespace
+
 ChunkHash HashChunk(const void* data, size_t size) {
+#ifdef CKPT_HASH_AVX2
+  if (kHaveAvx2) {
+    ChunkHash h;
+    internal::Xxh3_128Avx2(data, size, h.bytes.data());
+    return h;
+  }
+#endif
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits(data, size));
   ChunkHash h;
@@ -14,10 +37,18 @@ ChunkHash HashChunk(const void* data, size_t size) {
   return h;
 }
 
-uint64_t Checksum64(const void* data, size_t size) { return XXH3_64bits(data, size); }
+uint64_t Checksum64(const void* data, size_t size) {
+#ifdef CKPT_HASH_AVX2
+  if (kHaveAvx2) return internal::Xxh3_64Avx2(data, size);
+#endif
+  return XXH3_64bits(data, size);
+}
 
 void HashAndChecksum(const void* data, size_t size, ChunkHash* hash, uint64_t* checksum) {
-  constexpr size_t kBlock = size_t{64} << 10;  // fits L2 with room to spare
+#ifdef CKPT_HASH_AVX2
+  if (kHaveAvx2) return internal::Xxh3_128And64Avx2(data, size, kSweepBlock, hash->bytes.data(), checksum);
+#endif
+  constexpr size_t kBlock = kSweepBlock;
   XXH3_state_t h128, h64;
   XXH3_128bits_reset(&h128);
   XXH3_64bits_reset(&h64);
