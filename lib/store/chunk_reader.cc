@@ -39,6 +39,7 @@ size_t AlignUp(uint64_t v) { return static_cast<size_t>((v + kAlign - 1) / kAlig
 struct Op {
   size_t index = 0;   // into reads
   int buffer = -1;    // into buffers
+  uint64_t segment = 0;
   uint64_t start = 0; // aligned file offset the read starts at
   size_t want = 0;    // bytes the read covers
   iovec iov[2];
@@ -50,9 +51,21 @@ class DirectFiles {
   ~DirectFiles() {
     for (auto& [id, fd] : fds_) ::close(fd);
   }
-  Result<int> Get(const std::string& path, uint64_t id) {
+  // `busy`: segments with reads in flight. Past 64 open files the others
+  // are closed: a long incremental chain spans many segments.
+  Result<int> Get(const std::string& path, uint64_t id, const std::vector<uint64_t>& busy) {
     auto it = fds_.find(id);
     if (it != fds_.end()) return it->second;
+    if (fds_.size() >= 64) {
+      for (auto i = fds_.begin(); i != fds_.end();) {
+        if (std::find(busy.begin(), busy.end(), i->first) != busy.end()) {
+          ++i;
+          continue;
+        }
+        ::close(i->second);
+        i = fds_.erase(i);
+      }
+    }
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
     if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) return Status::Corruption("segment file " + path + " is missing");
@@ -88,6 +101,7 @@ Status Store::Rep::ReadChunks(const std::vector<ChunkRead>& reads, const std::ve
   for (size_t i = depth; i-- > 0;) free_ops.push_back(i);
   ChunkDecoder decoder;
   std::vector<uint8_t> scratch;  // the synchronous fallback's
+  std::vector<uint64_t> busy;
 
   Status first;
   auto fail = [&](size_t index, Status s) {
@@ -108,7 +122,10 @@ Status Store::Rep::ReadChunks(const std::vector<ChunkRead>& reads, const std::ve
                                       " is larger than any chunk this client reads"));
         break;
       }
-      auto fd = files.Get(SegmentPath(r.loc.segment_id), r.loc.segment_id);
+      busy.clear();
+      for (size_t k = 0; k < ops.size(); ++k)
+        if (std::find(free_ops.begin(), free_ops.end(), k) == free_ops.end()) busy.push_back(ops[k].segment);
+      auto fd = files.Get(SegmentPath(r.loc.segment_id), r.loc.segment_id, busy);
       if (!fd.ok()) {
         fail(next, fd.status());
         break;
@@ -117,6 +134,7 @@ Status Store::Rep::ReadChunks(const std::vector<ChunkRead>& reads, const std::ve
       free_ops.pop_back();
       Op& op = ops[slot];
       op.index = next;
+      op.segment = r.loc.segment_id;
       op.buffer = static_cast<int>(slot);
       op.start = start;
       op.want = want;
