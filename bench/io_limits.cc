@@ -113,7 +113,6 @@ LimitResult UringWriteLimit(const std::string& path, const std::vector<Span>& sp
     if (rc < 0) Fail("io_uring_submit " + path, -rc);
   };
   size_t next = 0, in_flight = 0;
-  bool padded = false;
   while (next < blocks.size() || in_flight > 0) {
     while (next < blocks.size() && in_flight < queue_depth) {
       Block& b = blocks[next];
@@ -125,7 +124,6 @@ LimitResult UringWriteLimit(const std::string& path, const std::vector<Span>& sp
         std::memcpy(buf, b.src, b.bytes);
         const size_t len = (b.bytes + kAlign - 1) / kAlign * kAlign;
         std::memset(buf + b.bytes, 0, len - b.bytes);
-        padded |= len != b.bytes;
         b.src = buf;
         b.bytes = len;
       }
@@ -144,7 +142,7 @@ LimitResult UringWriteLimit(const std::string& path, const std::vector<Span>& sp
     --in_flight;
     if (b.bounce >= 0) bounce_free.push_back(b.bounce);
   }
-  (void)padded;  // the file is the spans, each at a 4 KiB-aligned offset, tails zero-padded
+  // The file: the spans, each at a 4 KiB-aligned offset, tails zero-padded.
   if (::fdatasync(fd) != 0) Fail("fdatasync " + path, errno);
   r.seconds = Since(t0);
   ::close(fd);
