@@ -1,5 +1,6 @@
 // ckpt-bench: benchmarks that back the claims in docs/.
 //
+//   ckpt-bench io ...       checkpoint stall/durable/restore against the disk's limits
 //   ckpt-bench policy ...   checkpoint interval policies replayed on failure traces
 //   ckpt-bench snapshot ... what a snapshot costs the training loop (cuda|host)
 //   ckpt-bench --help
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "bench_cli.h"
+#include "io_bench.h"
 #include "snapshot_bench.h"
 
 namespace ckpt::bench {
@@ -23,8 +25,8 @@ struct Subcommand {
   int (*run)(const std::vector<std::string>& args);
 };
 
-// `io` (issue 6) will join here.
 constexpr Subcommand kSubcommands[] = {
+    {"io", "checkpoint stall, durable and restore times against this disk's limits", RunIoBench},
     {"policy", "replay failure traces against checkpoint interval policies", RunPolicyBench},
     {"snapshot", "how long a snapshot blocks the caller and what it costs (cuda|host)", RunSnapshotBench},
 };

@@ -134,7 +134,14 @@ TEST_P(CopyOrdering, RestoredBytesEqualTheBytesAtCheckpointTime) {
   // The engine really did complete copies late and out of order.
   EXPECT_GT(lc.stats->out_of_order.load(), 0u);
   EXPECT_GT(lc.stats->max_pending.load(), 1u);
-  EXPECT_EQ(lc.stats->to_staging.load(), kCheckpoints * (14u + 3u + 1u));
+  if (p.simulate_device) {
+    EXPECT_EQ(lc.stats->to_staging.load(), kCheckpoints * (14u + 3u + 1u));
+  } else {
+    // a and b change every step; tiny is not copied when its in-place hash
+    // matches the parent's (incremental without copying, client.h).
+    EXPECT_GE(lc.stats->to_staging.load(), kCheckpoints * (14u + 3u));
+    EXPECT_LE(lc.stats->to_staging.load(), kCheckpoints * (14u + 3u + 1u));
+  }
   if (p.simulate_device) {
     EXPECT_GT(lc.stats->from_staging.load(), 0u);  // restore went through staging
     EXPECT_GE(lc.stats->pinned_bytes.load(), p.staging_chunks * kChunk);  // pool pinned once

@@ -18,6 +18,7 @@
 #include "client/staging_pool.h"
 #include "client/ticket_state.h"
 #include "engine/checkpoint_writer.h"
+#include "engine/chunk_hash.h"
 #include "store/store_rep.h"
 #include "util/blocking_queue.h"
 
@@ -223,14 +224,54 @@ class Client::Impl {
     std::string user_state;                 // goes into the manifest
   };
   struct WorkItem {
-    enum Kind { kBegin, kChunk, kEnd } kind;
+    // kUnchanged: a host chunk hashed in place and found equal to the
+    // parent's chunk `hash`; nothing was copied.
+    enum Kind { kBegin, kChunk, kUnchanged, kEnd } kind;
     std::shared_ptr<Request> request;
     size_t region = 0;
     size_t index = 0;
     int slot = -1;
     size_t size = 0;
     Status copy_error;  // kEnd: why the copy failed, if it did
+    ChunkHash hash;     // kUnchanged
   };
+
+  // The chunk hashes of the newest checkpoint this client committed or
+  // restored, by region name: what "unchanged" is measured against.
+  struct ParentRegion {
+    ElementType type = ElementType::kBytes;
+    uint64_t bytes = 0;
+    std::vector<ChunkHash> chunks;
+  };
+  struct Parent {
+    uint64_t chunk_bytes = 0;
+    std::map<std::string, ParentRegion> regions;
+  };
+
+  void SetParent(const Manifest& m) {
+    auto p = std::make_shared<Parent>();
+    p->chunk_bytes = m.chunk_bytes;
+    for (const auto& r : m.regions) p->regions[r.name] = {r.type, r.bytes, r.chunks};
+    std::lock_guard<std::mutex> lock(parent_mu_);
+    parent_ = std::move(p);
+  }
+
+  std::shared_ptr<const Parent> GetParent() const {
+    std::lock_guard<std::mutex> lock(parent_mu_);
+    return parent_;
+  }
+
+  // The parent's chunk hashes of `region` when they can stand for its chunks
+  // (same name, type, size and chunking) and the region is host memory the
+  // copier may hash in place; null otherwise.
+  const std::vector<ChunkHash>* ParentChunksOf(const Parent* parent, const Region& region) const {
+    if (parent == nullptr || parent->chunk_bytes != options_.chunk_bytes) return nullptr;
+    if (!copy_engine_->host_addressable(region.location)) return nullptr;
+    auto it = parent->regions.find(region.name);
+    if (it == parent->regions.end() || it->second.type != region.type || it->second.bytes != region.bytes)
+      return nullptr;
+    return &it->second.chunks;
+  }
 
   static bool IsDeviceSide(const MemoryLocation& l) {
     return l.kind == MemoryKind::kDevice || l.kind == MemoryKind::kManaged;
@@ -284,9 +325,26 @@ class Client::Impl {
         *error = begun.WithContext("start the snapshot copy");
         stop = true;
       }
+      // Incremental without copying: a host chunk whose in-place hash equals
+      // the parent's is referenced, never copied to staging nor written. The
+      // hash is of the region's bytes, which the caller leaves alone until
+      // wait_copied()/guard() (client.h): the same bytes a copy would take.
+      const auto parent = GetParent();
       for (size_t r = 0; r < request->regions.size() && !stop; ++r) {
         const Region& region = request->regions[r];
+        const std::vector<ChunkHash>* parent_chunks = ParentChunksOf(parent.get(), region);
         for (size_t offset = 0; offset < region.bytes; offset += options_.chunk_bytes) {
+          if (parent_chunks != nullptr) {
+            const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
+            const size_t index = offset / options_.chunk_bytes;
+            const ChunkHash hash = HashChunk(region.data + offset, size);
+            if (hash == (*parent_chunks)[index]) {
+              WorkItem item{WorkItem::kUnchanged, request, r, index, -1, size, {}};
+              item.hash = hash;
+              work_.Push(std::move(item));
+              continue;
+            }
+          }
           const int slot = pool_->Acquire();
           if (slot < 0) {
             std::lock_guard<std::mutex> lock(*error_mu);
@@ -360,11 +418,18 @@ class Client::Impl {
           }
           pool_->Release(item->slot);
           break;
+        case WorkItem::kUnchanged:
+          if (status.ok()) {
+            status = writer_->AddUnchangedChunk(item->region, item->index, item->hash, item->size);
+            if (!status.ok()) writer_->Abort();
+          }
+          break;
         case WorkItem::kEnd: {
           if (status.ok() && !item->copy_error.ok()) status = item->copy_error;
           if (status.ok()) {
             auto stats = writer_->Commit();
             if (stats.ok()) {
+              SetParent(writer_->committed_manifest());
               item->request->state->SetDurable(*stats);
               break;
             }
@@ -418,6 +483,11 @@ class Client::Impl {
 
     ChunkDecoder decoder;
     std::vector<uint8_t> scratch;
+    // Host regions: read through the store's pipelined reader (O_DIRECT
+    // reads into staging slots, checked and decoded into the region).
+    std::vector<Store::Rep::ChunkRead> host_reads;
+    std::vector<std::pair<const Region*, size_t>> host_read_where;
+    const bool pipelined = manifest.chunk_bytes <= pool_->slot_bytes();
     StagedRestore staged(this);  // waits for its copies however we leave
     for (const auto& [region, mr] : plan) {
       const bool in_place = copy_engine_->host_addressable(region->location);
@@ -429,6 +499,11 @@ class Client::Impl {
         if (!loc.ok()) return loc.status().WithContext(chunk_where);
         if (!loc->has_value()) return Status::Corruption(chunk_where + ": missing from the chunk index");
         if ((*loc)->raw_len != len) return Status::Corruption(chunk_where + ": wrong length in the index");
+        if (in_place && pipelined) {
+          host_reads.push_back({mr->chunks[i], **loc, region->data + offset});
+          host_read_where.emplace_back(region, i);
+          continue;
+        }
         if (in_place) {
           // Host regions are decoded in place.
           CKPT_RETURN_IF_ERROR(store_->rep()
@@ -468,9 +543,35 @@ class Client::Impl {
         }
       }
     }
+    if (!host_reads.empty()) {
+      // Borrow staging slots as read buffers: one per read in flight.
+      constexpr unsigned kDepth = 16;
+      std::vector<int> slots;
+      std::vector<uint8_t*> buffers;
+      const size_t want = std::min<size_t>(kDepth, pool_->slots());
+      while (slots.size() < want && pool_->free_slots() > 0) {
+        const int slot = pool_->Acquire();
+        if (slot < 0) break;
+        slots.push_back(slot);
+        buffers.push_back(pool_->data(slot));
+      }
+      if (buffers.empty()) {  // device copies hold them all: wait for one
+        const int slot = pool_->Acquire();
+        if (slot < 0) return Status::Aborted(where + ": client is closing");
+        slots.push_back(slot);
+        buffers.push_back(pool_->data(slot));
+      }
+      size_t failed = 0;
+      Status read = store_->rep()->ReadChunks(host_reads, buffers, pool_->slot_bytes(), kDepth, &failed);
+      for (int slot : slots) pool_->Release(slot);
+      if (!read.ok())
+        return read.WithContext(where + " region '" + host_read_where[failed].first->name + "' chunk " +
+                                std::to_string(host_read_where[failed].second));
+    }
     staged.Wait();
     CKPT_RETURN_IF_ERROR(staged.error().WithContext(where));
     restored_user_state_ = manifest.user_state;
+    SetParent(manifest);  // the regions now hold exactly this checkpoint
     return Status::OK();
   }
 
@@ -527,6 +628,9 @@ class Client::Impl {
   // Driven by the copier thread, and under mu_ by protect, checkpoint (Mark)
   // and restore; engines are thread-safe for that (copy_engine.h).
   std::unique_ptr<CopyEngine> copy_engine_;
+
+  mutable std::mutex parent_mu_;
+  std::shared_ptr<const Parent> parent_;  // set by the processor and restore, read by the copier
 
   mutable std::mutex mu_;
   std::vector<Region> regions_;

@@ -13,6 +13,9 @@ Result<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Create(std::shared_p
   SegmentWriterOptions so;
   so.use_direct_io = store->rep()->options().use_direct_io;
   so.env = store->rep()->env();
+  // 8 x 4 MiB writes in flight: the disk here needs a deep queue to reach
+  // its sequential speed (docs/performance.md).
+  so.queue_depth = 8;
   auto segments = SegmentWriter::Create(so);
   if (!segments.ok()) return segments.status();
   return std::unique_ptr<CheckpointWriter>(
@@ -63,7 +66,12 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
   if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
 
-  const ChunkHash hash = HashChunk(data, size);
+  // Uncompressed, a chunk is its own payload: hash and checksum it in one sweep.
+  ChunkHash hash;
+  uint64_t raw_checksum = 0;
+  const bool raw_only = options_.compression == Compression::kOff;
+  if (raw_only) HashAndChecksum(data, size, &hash, &raw_checksum);
+  else hash = HashChunk(data, size);
   r.chunks[index] = hash;
   filled_[region][index] = true;
   if (new_chunks_.count(hash)) return Status::OK();  // equal to a chunk of this checkpoint
@@ -84,7 +92,11 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   header.raw_len = static_cast<uint32_t>(size);
   header.stored_len = static_cast<uint32_t>(encoded->payload.size());
   header.hash = hash;
-  header.payload_checksum = Checksum64(encoded->payload.data(), encoded->payload.size());
+  const bool payload_is_data = reinterpret_cast<const uint8_t*>(encoded->payload.data()) == data &&
+                               encoded->payload.size() == size;
+  header.payload_checksum = raw_only && payload_is_data
+                                ? raw_checksum
+                                : Checksum64(encoded->payload.data(), encoded->payload.size());
   auto offset = segments_->Append(header, reinterpret_cast<const uint8_t*>(encoded->payload.data()),
                                   encoded->payload.size());
   if (!offset.ok()) return offset.status();
@@ -97,6 +109,26 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   loc.plane_width = header.plane_width;
   loc.payload_checksum = header.payload_checksum;
   new_chunks_.emplace(hash, loc);
+  return Status::OK();
+}
+
+Status CheckpointWriter::AddUnchangedChunk(size_t region, size_t index, const ChunkHash& hash, size_t size) {
+  if (!active_) return Status::FailedPrecondition("no checkpoint begun");
+  if (region >= manifest_.regions.size() || index >= manifest_.regions[region].chunks.size())
+    return Status::InvalidArgument("chunk outside the checkpoint's regions");
+  ManifestRegion& r = manifest_.regions[region];
+  const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
+  if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
+  if (!new_chunks_.count(hash)) {
+    auto existing = store_->rep()->catalog().GetChunk(hash);
+    if (!existing.ok()) return existing.status();
+    if (!existing->has_value() || (*existing)->raw_len != size)
+      return Status::Aborted("chunk " + std::to_string(index) + " of region '" + r.name +
+                             "' is unchanged since the parent checkpoint, but the store no longer holds it "
+                             "(garbage-collected meanwhile); take the checkpoint again");
+  }
+  r.chunks[index] = hash;
+  filled_[region][index] = true;
   return Status::OK();
 }
 

@@ -50,6 +50,17 @@ class CheckpointWriter {
   // are consumed before the call returns.
   Status AddChunk(size_t region, size_t index, const uint8_t* data, size_t size);
 
+  // Chunk `index` of region `region` is known to hold the bytes of a stored
+  // chunk with content hash `hash` (the client hashed it in place and found
+  // it unchanged since the parent checkpoint): referenced, not written.
+  // kAborted when the store no longer holds that chunk (removed by gc since
+  // the parent was committed): the checkpoint must then be taken again.
+  Status AddUnchangedChunk(size_t region, size_t index, const ChunkHash& hash, size_t size);
+
+  // The manifest of the checkpoint just committed: valid after Commit()
+  // returned OK, until the next Begin().
+  const Manifest& committed_manifest() const { return manifest_; }
+
   // Makes the checkpoint durable and visible. On error nothing is visible and
   // the checkpoint's segment file is removed.
   Result<CheckpointStats> Commit();

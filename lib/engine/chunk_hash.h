@@ -26,6 +26,11 @@ ChunkHash HashChunk(const void* data, size_t size);
 // XXH3-64 checksum of stored bytes (record payloads and headers).
 uint64_t Checksum64(const void* data, size_t size);
 
+// HashChunk and Checksum64 of the same bytes (a raw chunk is its own
+// payload) in one sweep over memory: both hashes run block by block, so the
+// second reads each block from cache. Equal to calling the two.
+void HashAndChecksum(const void* data, size_t size, ChunkHash* hash, uint64_t* checksum);
+
 struct ChunkHashHasher {
   size_t operator()(const ChunkHash& h) const {
     size_t v;

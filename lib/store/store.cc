@@ -123,18 +123,33 @@ Status Store::Rep::ReadChunk(const ChunkHash& hash, const ChunkLocation& loc,
     if (n == 0) return Status::Corruption("segment file ends inside the chunk record");
     done += static_cast<size_t>(n);
   }
+  return CheckAndDecode(hash, loc, scratch->data(), scratch->data() + kRecordHeaderSize, decoder, out);
+}
+
+Status Store::Rep::CheckAndDecode(const ChunkHash& hash, const ChunkLocation& loc, const uint8_t* header_bytes,
+                                  const uint8_t* payload, ChunkDecoder* decoder, uint8_t* out) {
   RecordHeader header;
-  CKPT_RETURN_IF_ERROR(DecodeRecordHeader(scratch->data(), &header));
+  CKPT_RETURN_IF_ERROR(DecodeRecordHeader(header_bytes, &header));
   if (header.hash != hash || header.raw_len != loc.raw_len ||
       header.stored_len != loc.stored_len || header.codec != loc.codec ||
       header.plane_width != loc.plane_width || header.payload_checksum != loc.payload_checksum)
     return Status::Corruption("record header does not match the chunk index");
-  const uint8_t* payload = scratch->data() + kRecordHeaderSize;
+  const bool in_place = payload == out && header.codec == Codec::kRaw && header.plane_width == 0 &&
+                        header.stored_len == header.raw_len;
+  if (in_place) {
+    // The payload is the chunk: checksum and content hash in one sweep.
+    ChunkHash content;
+    uint64_t checksum = 0;
+    HashAndChecksum(out, header.raw_len, &content, &checksum);
+    if (checksum != header.payload_checksum) return Status::Corruption("payload checksum mismatch");
+    if (content != hash) return Status::Corruption("content hash mismatch after decoding");
+    return Status::OK();
+  }
   if (Checksum64(payload, header.stored_len) != header.payload_checksum)
     return Status::Corruption("payload checksum mismatch");
-  CKPT_RETURN_IF_ERROR(decoder->Decode(
-      header.codec, header.plane_width,
-      {reinterpret_cast<const char*>(payload), header.stored_len}, out, header.raw_len));
+  CKPT_RETURN_IF_ERROR(decoder->Decode(header.codec, header.plane_width,
+                                       {reinterpret_cast<const char*>(payload), header.stored_len}, out,
+                                       header.raw_len));
   if (HashChunk(out, header.raw_len) != hash)
     return Status::Corruption("content hash mismatch after decoding");
   return Status::OK();

@@ -47,6 +47,24 @@ class Store::Rep {
   Status ReadChunk(const ChunkHash& hash, const ChunkLocation& loc, ChunkDecoder* decoder,
                    std::vector<uint8_t>* scratch, uint8_t* out) const;
 
+  // One chunk to read with ReadChunks.
+  struct ChunkRead {
+    ChunkHash hash;
+    ChunkLocation loc;
+    uint8_t* out = nullptr;  // loc.raw_len bytes of host memory
+  };
+
+  // Reads, checks and decodes many chunks, as ReadChunk does each, with up
+  // to `depth` (at most buffers.size()) O_DIRECT reads in flight through one
+  // io_uring: checking and decoding a chunk that has arrived overlaps the
+  // reads of the following ones. `buffers` (4 KiB-aligned, `buffer_bytes`
+  // each, a multiple of 4 KiB and at least the chunk size) hold the reads.
+  // On error, waits for every read in flight, sets `*failed` to the index
+  // of the chunk that failed and returns its error.
+  // Thread safety: like ReadChunk, callable from any thread.
+  Status ReadChunks(const std::vector<ChunkRead>& reads, const std::vector<uint8_t*>& buffers,
+                    size_t buffer_bytes, unsigned depth, size_t* failed) const;
+
   // Deletes segment files that the catalog does not know: bytes of
   // checkpoints that never committed, or of segments freed just before a crash.
   Status ReclaimOrphans();
@@ -85,6 +103,11 @@ class Store::Rep {
     const int fd;
   };
   Result<std::shared_ptr<OpenFile>> SegmentFile(uint64_t id) const;
+  // The checks of ReadChunk once the record's bytes are in memory: header
+  // against the index, payload checksum, decoding into `out` (skipped when a
+  // raw payload already is `out`), content hash.
+  static Status CheckAndDecode(const ChunkHash& hash, const ChunkLocation& loc, const uint8_t* header_bytes,
+                               const uint8_t* payload, ChunkDecoder* decoder, uint8_t* out);
 
   std::string dir_;
   StoreOptions options_;

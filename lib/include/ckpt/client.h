@@ -17,6 +17,13 @@
 // returns; the caller must not modify a protected region until the ticket's
 // wait_copied() has returned. Reading the regions meanwhile is fine.
 //
+// Incremental checkpoints: host-memory chunks are hashed in place (XXH3-128)
+// and compared with the newest checkpoint this client committed or
+// restored; a chunk that matches is referenced, neither copied to staging
+// nor written. That hash is the region's bytes as the checkpoint records
+// them, which is why the caller must leave the regions alone until
+// wait_copied() (or guard()) returns. Device regions are always copied.
+//
 // CUDA (builds with the CUDA backend, GetBuildInfo().cuda_backend): regions
 // may also live in device, pinned host or managed memory; protect() detects
 // the kind. A training loop on a stream uses the stream-ordered form:

@@ -1,0 +1,206 @@
+// Store::Rep::ReadChunks: the restore's read pipeline (store_rep.h).
+//
+// One io_uring with up to `depth` O_DIRECT reads in flight. Records are
+// packed back to back, not 4 KiB aligned, so each read covers the aligned
+// range around its record: the bulk into a borrowed buffer (a staging slot,
+// a multiple of 4 KiB), the last few KiB into a small aligned tail buffer of
+// its own. The thread that submits also checks and decodes what has arrived,
+// so the CPU work on one chunk overlaps the disk reading the next ones.
+// Buffered reads were measured 3-5x slower than the disk here: the page
+// cache's readahead serializes them. Filesystems without O_DIRECT (tmpfs)
+// get the same code with a buffered descriptor.
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "store/chunk_record.h"
+#include "store/store_rep.h"
+#include "util/file_util.h"
+
+namespace ckpt {
+namespace {
+
+constexpr size_t kAlign = 4096;
+constexpr size_t kTail = 3 * kAlign;  // covers a record's unaligned start and end
+
+size_t AlignDown(uint64_t v) { return static_cast<size_t>(v / kAlign * kAlign); }
+size_t AlignUp(uint64_t v) { return static_cast<size_t>((v + kAlign - 1) / kAlign * kAlign); }
+
+struct Op {
+  size_t index = 0;   // into reads
+  int buffer = -1;    // into buffers
+  uint64_t segment = 0;
+  uint64_t start = 0; // aligned file offset the read starts at
+  size_t want = 0;    // bytes the read covers
+  iovec iov[2];
+};
+
+// Segment files opened for this restore, O_DIRECT where possible.
+class DirectFiles {
+ public:
+  ~DirectFiles() {
+    for (auto& [id, fd] : fds_) ::close(fd);
+  }
+  // `busy`: segments with reads in flight. Past 64 open files the others
+  // are closed: a long incremental chain spans many segments.
+  Result<int> Get(const std::string& path, uint64_t id, const std::vector<uint64_t>& busy) {
+    auto it = fds_.find(id);
+    if (it != fds_.end()) return it->second;
+    if (fds_.size() >= 64) {
+      for (auto i = fds_.begin(); i != fds_.end();) {
+        if (std::find(busy.begin(), busy.end(), i->first) != busy.end()) {
+          ++i;
+          continue;
+        }
+        ::close(i->second);
+        i = fds_.erase(i);
+      }
+    }
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+    if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return Status::Corruption("segment file " + path + " is missing");
+    if (fd < 0) return ErrnoStatus("open segment " + path, errno);
+    fds_[id] = fd;
+    return fd;
+  }
+
+ private:
+  std::map<uint64_t, int> fds_;
+};
+
+}  // namespace
+
+Status Store::Rep::ReadChunks(const std::vector<ChunkRead>& reads, const std::vector<uint8_t*>& buffers,
+                              size_t buffer_bytes, unsigned depth, size_t* failed) const {
+  if (reads.empty()) return Status::OK();
+  if (buffers.empty() || buffer_bytes % kAlign != 0)
+    return Status::InvalidArgument("ReadChunks needs 4 KiB-aligned buffers");
+  depth = std::max<unsigned>(1, std::min<unsigned>(depth, static_cast<unsigned>(buffers.size())));
+  void* tails_mem = ::mmap(nullptr, kTail * depth, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (tails_mem == MAP_FAILED) return ErrnoStatus("allocate read buffers", errno);
+  std::unique_ptr<void, std::function<void(void*)>> tails_guard(
+      tails_mem, [bytes = kTail * depth](void* p) { ::munmap(p, bytes); });
+  uint8_t* tails = static_cast<uint8_t*>(tails_mem);
+
+  io_uring ring;
+  const int rc = io_uring_queue_init(depth, &ring, 0);
+  if (rc < 0) return ErrnoStatus("io_uring_queue_init", -rc);
+  DirectFiles files;
+  std::vector<Op> ops(depth);
+  std::vector<size_t> free_ops;
+  for (size_t i = depth; i-- > 0;) free_ops.push_back(i);
+  ChunkDecoder decoder;
+  std::vector<uint8_t> scratch;  // the synchronous fallback's
+  std::vector<uint64_t> busy;
+
+  Status first;
+  auto fail = [&](size_t index, Status s) {
+    if (first.ok()) {
+      first = std::move(s);
+      *failed = index;
+    }
+  };
+  size_t next = 0, in_flight = 0;
+  while (true) {
+    while (first.ok() && next < reads.size() && !free_ops.empty()) {
+      const ChunkRead& r = reads[next];
+      const uint64_t end = r.loc.offset + kRecordHeaderSize + r.loc.stored_len;
+      const uint64_t start = AlignDown(r.loc.offset);
+      const size_t want = AlignUp(end) - start;
+      if (want > buffer_bytes + kTail) {
+        fail(next, Status::Corruption("stored length " + std::to_string(r.loc.stored_len) +
+                                      " is larger than any chunk this client reads"));
+        break;
+      }
+      busy.clear();
+      for (size_t k = 0; k < ops.size(); ++k)
+        if (std::find(free_ops.begin(), free_ops.end(), k) == free_ops.end()) busy.push_back(ops[k].segment);
+      auto fd = files.Get(SegmentPath(r.loc.segment_id), r.loc.segment_id, busy);
+      if (!fd.ok()) {
+        fail(next, fd.status());
+        break;
+      }
+      const size_t slot = free_ops.back();
+      free_ops.pop_back();
+      Op& op = ops[slot];
+      op.index = next;
+      op.segment = r.loc.segment_id;
+      op.buffer = static_cast<int>(slot);
+      op.start = start;
+      op.want = want;
+      const size_t bulk = std::min(want, buffer_bytes);
+      op.iov[0] = {buffers[slot], bulk};
+      op.iov[1] = {tails + slot * kTail, want - bulk};
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      io_uring_prep_readv(sqe, *fd, op.iov, want > bulk ? 2 : 1, start);
+      io_uring_sqe_set_data64(sqe, slot);
+      ++in_flight;
+      ++next;
+    }
+    if (in_flight == 0) break;
+    int s = io_uring_submit(&ring);
+    if (s < 0) fail(next, ErrnoStatus("io_uring_submit", -s));  // what is queued still completes
+    io_uring_cqe* cqe = nullptr;
+    do s = io_uring_wait_cqe(&ring, &cqe);
+    while (s == -EINTR);
+    if (s < 0) {
+      // The ring is unusable (not seen in practice): io_uring_queue_exit
+      // below cancels what is still in flight.
+      fail(next, ErrnoStatus("io_uring_wait_cqe", -s));
+      break;
+    }
+    const size_t slot = io_uring_cqe_get_data64(cqe);
+    const int res = cqe->res;
+    io_uring_cqe_seen(&ring, cqe);
+    --in_flight;
+    free_ops.push_back(slot);
+    if (!first.ok()) continue;
+    const Op& op = ops[slot];
+    const ChunkRead& r = reads[op.index];
+    Status st;
+    if (res < 0 && res != -EINVAL) {
+      st = ErrnoStatus("read " + SegmentName(r.loc.segment_id), -res);
+    } else if (res < 0 || static_cast<size_t>(res) < op.want) {
+      // Short (the file ends early: damage, reported by the checks) or
+      // refused: the plain synchronous read.
+      st = ReadChunk(r.hash, r.loc, &decoder, &scratch, r.out);
+    } else {
+      // The record's bytes: [skip, skip + total) of bulk ++ tail.
+      uint8_t* bulk = buffers[slot];
+      const size_t bulk_len = op.iov[0].iov_len;
+      const uint8_t* tail = static_cast<const uint8_t*>(op.iov[1].iov_base);
+      const size_t skip = static_cast<size_t>(r.loc.offset - op.start);
+      uint8_t header[kRecordHeaderSize];
+      std::memcpy(header, bulk + skip, kRecordHeaderSize);  // skip < 4 KiB <= bulk_len - 48
+      const size_t pay = skip + kRecordHeaderSize;        // payload start in the record's bytes
+      const size_t in_bulk = std::min<size_t>(r.loc.stored_len, bulk_len - pay);
+      const bool raw = r.loc.codec == Codec::kRaw && r.loc.plane_width == 0 && r.loc.stored_len == r.loc.raw_len;
+      if (raw) {
+        // Straight to the region; the checks then run on it.
+        std::memcpy(r.out, bulk + pay, in_bulk);
+        std::memcpy(r.out + in_bulk, tail, r.loc.stored_len - in_bulk);
+        st = CheckAndDecode(r.hash, r.loc, header, r.out, &decoder, r.out);
+      } else {
+        // Make the payload contiguous at the start of the buffer, then decode.
+        std::memmove(bulk, bulk + pay, in_bulk);
+        std::memcpy(bulk + in_bulk, tail, r.loc.stored_len - in_bulk);
+        st = CheckAndDecode(r.hash, r.loc, header, bulk, &decoder, r.out);
+      }
+    }
+    if (!st.ok()) fail(op.index, std::move(st));
+  }
+  io_uring_queue_exit(&ring);
+  return first;
+}
+
+}  // namespace ckpt

@@ -1,0 +1,159 @@
+// Runs the built `ckpt-bench io` on small sizes and checks its report: every
+// field present, sane relations between them (zeros compress, an incremental
+// checkpoint writes less than the full one, restore verified), and clear
+// usage errors with exit code 2 (needs the ckpt-bench target built).
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace ckpt {
+namespace {
+
+using ckpt::testing::ScratchDir;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Arguments are fixed strings from this file (and scratch paths): no quoting concerns.
+RunResult RunBench(const ScratchDir& dir, const std::string& args) {
+  const std::string out = dir.Sub("out"), err = dir.Sub("err");
+  const std::string cmd = std::string(CKPT_BIN_DIR) + "/ckpt-bench io " + args + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
+nlohmann::json RunJson(const ScratchDir& dir, const std::string& args) {
+  RunResult r = RunBench(dir, args + " --dir " + dir.path() + " --cache-drop files --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  return j;
+}
+
+TEST(IoBenchRun, JsonHasEveryFieldAndRestoreIsVerified) {
+  ScratchDir dir;
+  auto j = RunJson(dir, "--bytes 16M --chunk 256K --staging 2M --compression off --change-fraction 0.1");
+  for (const char* k : {"bytes", "stall_s", "copied_s", "durable_s", "written_bytes", "restore_s", "limit_write_s",
+                        "limit_read_s", "naive_s", "cache_dropped", "incremental", "ratios", "regions", "memory"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"change_fraction", "durable_s", "written_bytes"})
+    EXPECT_TRUE(j["incremental"].contains(k)) << k;
+  for (const char* k : {"stall_vs_naive", "durable_vs_limit_write", "restore_vs_limit_read",
+                        "incremental_bytes_vs_full", "incremental_time_vs_full"})
+    EXPECT_TRUE(j["ratios"].contains(k)) << k;
+  EXPECT_EQ(j["bytes"].get<uint64_t>(), uint64_t{16} << 20);
+  EXPECT_TRUE(j["restore_verified"].get<bool>());
+  EXPECT_EQ(j["cache_dropped"], "posix_fadvise DONTNEED on the segment files");
+  // Uncompressed: everything is written, plus record headers and padding.
+  EXPECT_GE(j["written_bytes"].get<uint64_t>(), uint64_t{16} << 20);
+  EXPECT_LE(j["stall_s"].get<double>(), j["copied_s"].get<double>());
+  EXPECT_LE(j["copied_s"].get<double>(), j["durable_s"].get<double>());
+  for (const char* k : {"durable_s", "restore_s", "limit_write_s", "limit_read_s", "naive_s"})
+    EXPECT_GT(j[k].get<double>(), 0) << k;
+  // A small pool: the checkpoint flowed through it, and the bench says so.
+  EXPECT_EQ(j["memory"]["staging_pool_bytes"].get<uint64_t>(), uint64_t{2} << 20);
+  EXPECT_TRUE(j["memory"].contains("within_pool"));
+}
+
+TEST(IoBenchRun, IncrementalWritesOnlyTheChangedChunks) {
+  ScratchDir dir;
+  auto j = RunJson(dir, "--bytes 16M --chunk 256K --compression off --change-fraction 0.25");
+  const auto full = j["written_bytes"].get<uint64_t>();
+  const auto& inc = j["incremental"];
+  EXPECT_EQ(inc["changed_chunks"].get<uint64_t>(), 16u);  // 64 chunks of 256 KiB
+  EXPECT_LT(inc["written_bytes"].get<uint64_t>(), full);
+  EXPECT_NEAR(static_cast<double>(inc["written_bytes"].get<uint64_t>()) / static_cast<double>(full), 0.25, 0.02);
+}
+
+TEST(IoBenchRun, ZerosCompress) {
+  ScratchDir dir;
+  auto j = RunJson(dir, "--bytes 16M --data zeros --compression on");
+  EXPECT_LT(j["written_bytes"].get<uint64_t>(), uint64_t{1} << 20);
+  ASSERT_EQ(j["regions"].size(), 1u);
+  EXPECT_GT(j["regions"][0]["ratio"].get<double>(), 100);
+}
+
+TEST(IoBenchRun, ReadsAFolderOfSnapshots) {
+  ScratchDir dir;
+  // Two snapshots of two tensor kinds; the second differs in one region only.
+  auto write = [&](const std::string& snap, const std::string& file, size_t bytes, uint64_t seed) {
+    std::filesystem::create_directories(dir.Sub("data/" + snap));
+    auto bytes_v = ckpt::testing::RandomBytes(bytes, seed);
+    std::ofstream(dir.Sub("data/" + snap + "/" + file), std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes_v.data()), static_cast<std::streamsize>(bytes_v.size()));
+  };
+  write("step-0010", "weights_fp32.f32", 1 << 20, 1);
+  write("step-0010", "weights_bf16.bf16", 1 << 19, 2);
+  write("step-0020", "weights_fp32.f32", 1 << 20, 3);
+  write("step-0020", "weights_bf16.bf16", 1 << 19, 2);
+  auto j = RunJson(dir, "--data " + dir.Sub("data") + " --chunk 64K --compression auto");
+  EXPECT_EQ(j["bytes"].get<uint64_t>(), uint64_t{3} << 19);
+  ASSERT_EQ(j["regions"].size(), 2u);
+  EXPECT_EQ(j["regions"][0]["name"], "weights_bf16");
+  EXPECT_EQ(j["regions"][0]["type"], "bf16");
+  EXPECT_EQ(j["regions"][1]["type"], "f32");
+  // 16 of 24 chunks changed (the fp32 file).
+  EXPECT_NEAR(j["incremental"]["change_fraction"].get<double>(), 16.0 / 24.0, 1e-9);
+  EXPECT_TRUE(j["restore_verified"].get<bool>());
+}
+
+TEST(IoBenchRun, TableByDefault) {
+  ScratchDir dir;
+  RunResult r = RunBench(dir, "--bytes 4M --cache-drop files --dir " + dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("limit write"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("restore (verified bit-exact)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("staging pool"), std::string::npos) << r.out;
+}
+
+TEST(IoBenchRun, BadFlagsAreUsageErrors) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--compression fast", "--compression must be off, on or auto"},
+      {"--bytes 12Q", "--bytes: unknown unit"},
+      {"--bytes lots", "is not a size"},
+      {"--change-fraction 1.5", "--change-fraction must be between 0 and 1"},
+      {"--cache-drop sometimes", "--cache-drop must be all, files or none"},
+      {"--chunk 1000", "--chunk must be a multiple of 4K"},
+      {"--frobnicate", "unrecognised option"},
+      {"stray", "unexpected argument"},
+  };
+  for (const auto& [args, message] : cases) {
+    RunResult r = RunBench(dir, args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << ": " << r.err;
+  }
+}
+
+TEST(IoBenchRun, MissingDataFolderIsARuntimeError) {
+  ScratchDir dir;
+  RunResult r = RunBench(dir, "--data " + dir.Sub("nope") + " --dir " + dir.path());
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("is not synthetic, zeros, random or a folder"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ckpt
