@@ -100,5 +100,23 @@ TEST(ChunkRecord, WrongChecksumIsNamed) {
   EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.ToString();
 }
 
+TEST(ChunkRecord, PerPlaneCodecIsAcceptedAndUnknownCodecsAreNot) {
+  RecordHeader h = SampleHeader();
+  h.codec = Codec::kPlanes;
+  uint8_t buf[kRecordHeaderSize];
+  EncodeRecordHeader(h, buf);
+  EXPECT_EQ(buf[5], 2);
+  RecordHeader out;
+  ASSERT_TRUE(DecodeRecordHeader(buf, &out).ok());
+  EXPECT_EQ(out.codec, Codec::kPlanes);
+
+  buf[5] = 3;  // re-checksummed, so only the codec check can refuse it
+  const uint64_t sum = Checksum64(buf, 40);
+  std::memcpy(buf + 40, &sum, 8);
+  Status s = DecodeRecordHeader(buf, &out);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("codec"), std::string::npos) << s.ToString();
+}
+
 }  // namespace
 }  // namespace ckpt

@@ -46,7 +46,7 @@ Status DecodeRecordHeader(const uint8_t in[kRecordHeaderSize], RecordHeader* h) 
     return Status::Corruption("record header checksum mismatch");
   if (in[4] != kRecordVersion)
     return Status::Unsupported("record format version " + std::to_string(in[4]));
-  if (in[5] > static_cast<uint8_t>(Codec::kZstd))
+  if (in[5] > kMaxCodec)
     return Status::Corruption("unknown codec " + std::to_string(in[5]));
   h->codec = static_cast<Codec>(in[5]);
   h->plane_width = in[6];

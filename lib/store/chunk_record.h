@@ -3,7 +3,7 @@
 //   offset size  field
 //   0      4     magic "CKC1" (0x31434b43 little-endian)
 //   4      1     record format version (1)
-//   5      1     codec (0 raw, 1 zstd)
+//   5      1     codec (0 raw, 1 zstd, 2 per-plane)
 //   6      1     byte-plane width (0 none, else 2, 4 or 8)
 //   7      1     reserved (0)
 //   8      4     raw length (bytes of the chunk before encoding)
