@@ -2,6 +2,7 @@
 //
 //   ckpt-bench policy ...   checkpoint interval policies replayed on failure traces
 //   ckpt-bench snapshot ... what a snapshot costs the training loop (cuda|host)
+//   ckpt-bench codec ...    compression modes on real training snapshots, per tensor kind
 //   ckpt-bench --help
 //
 // Exit codes: 0 success, 2 usage error, 3 runtime error (bad input file, ...).
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "bench_cli.h"
+#include "codec_bench.h"
 #include "snapshot_bench.h"
 
 namespace ckpt::bench {
@@ -27,6 +29,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"policy", "replay failure traces against checkpoint interval policies", RunPolicyBench},
     {"snapshot", "how long a snapshot blocks the caller and what it costs (cuda|host)", RunSnapshotBench},
+    {"codec", "compression modes on real training snapshots, per tensor kind", RunCodecBench},
 };
 
 void PrintUsage(std::ostream& out) {

@@ -134,6 +134,28 @@ TEST(ChunkCodecPlanes, AutoSeesCompressibleDataAnywhereInTheChunk) {
   EXPECT_EQ(RoundTrip(*e, data.size()), data);
 }
 
+TEST(ChunkCodecPlanes, PacedAutoStoresChunksRawWhileBehindItsTarget) {
+  const auto data = Floats(4, 1 << 20, 11);
+  // No encoder reaches 4e15 bytes/s: after the first chunk it stays behind.
+  ChunkEncoder fast_target(Compression::kAuto, 1, 0xffffffffu);
+  auto first = fast_target.Encode(data.data(), data.size(), 4);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->codec, Codec::kPlanes);
+  for (int i = 0; i < 3; ++i) {
+    auto next = fast_target.Encode(data.data(), data.size(), 4);
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->codec, Codec::kRaw);
+    EXPECT_EQ(RoundTrip(*next, data.size()), data);
+  }
+  // Every encoder keeps up with 1 MB/s: nothing is skipped.
+  ChunkEncoder slow_target(Compression::kAuto, 1, 1);
+  for (int i = 0; i < 4; ++i) {
+    auto e = slow_target.Encode(data.data(), data.size() / 4, 4);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->codec, Codec::kPlanes);
+  }
+}
+
 // A valid per-plane payload to damage: fp32 weights, exponent plane compressed.
 struct Sample {
   std::vector<uint8_t> data = Floats(4, 64 << 10, 9);

@@ -1,8 +1,12 @@
 #include "engine/chunk_codec.h"
 
+// For ZSTD_c_literalCompressionMode (see PlaneContext): an encoder setting
+// only; the frames it writes are ordinary zstd frames.
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -25,17 +29,52 @@ size_t PlaneWidthFor(size_t element_size, size_t size) {
 constexpr size_t kSampleWindows = 4;
 constexpr size_t kSampleRun = 1024;
 
-// A fixed width lets the compiler unroll and vectorize the transposes.
+// Split and join with one pointer per plane, so raw planes go straight to
+// (or come straight from) their place in the payload. A fixed width lets the
+// compiler unroll and vectorize the transposes.
 template <size_t W>
-void SplitFixed(const uint8_t* in, size_t n, uint8_t* out) {
+void SplitTo(const uint8_t* __restrict in, size_t n, uint8_t* const* planes) {
+  uint8_t* __restrict dst[W];
+  for (size_t k = 0; k < W; ++k) dst[k] = planes[k];
   for (size_t i = 0; i < n; ++i)
-    for (size_t k = 0; k < W; ++k) out[k * n + i] = in[i * W + k];
+    for (size_t k = 0; k < W; ++k) dst[k][i] = in[i * W + k];
 }
 
 template <size_t W>
-void JoinFixed(const uint8_t* in, size_t n, uint8_t* out) {
+void JoinFrom(const uint8_t* const* planes, size_t n, uint8_t* __restrict out) {
+  const uint8_t* __restrict src[W];
+  for (size_t k = 0; k < W; ++k) src[k] = planes[k];
   for (size_t i = 0; i < n; ++i)
-    for (size_t k = 0; k < W; ++k) out[i * W + k] = in[k * n + i];
+    for (size_t k = 0; k < W; ++k) out[i * W + k] = src[k][i];
+}
+
+void SplitToPlanes(const uint8_t* in, size_t n, size_t width, uint8_t* const* planes) {
+  switch (width) {
+    case 2: return SplitTo<2>(in, n, planes);
+    case 4: return SplitTo<4>(in, n, planes);
+    case 8: return SplitTo<8>(in, n, planes);
+    default: break;
+  }
+  for (size_t k = 0; k < width; ++k)
+    for (size_t i = 0; i < n; ++i) planes[k][i] = in[i * width + k];
+}
+
+void JoinFromPlanes(const uint8_t* const* planes, size_t n, size_t width, uint8_t* out) {
+  switch (width) {
+    case 2: return JoinFrom<2>(planes, n, out);
+    case 4: return JoinFrom<4>(planes, n, out);
+    case 8: return JoinFrom<8>(planes, n, out);
+    default: break;
+  }
+  for (size_t k = 0; k < width; ++k)
+    for (size_t i = 0; i < n; ++i) out[i * width + k] = planes[k][i];
+}
+
+// Plane pointers into one buffer holding the planes back to back.
+std::vector<uint8_t*> Contiguous(uint8_t* base, size_t n, size_t width) {
+  std::vector<uint8_t*> planes(width);
+  for (size_t k = 0; k < width; ++k) planes[k] = base + k * n;
+  return planes;
 }
 
 void Put32(uint8_t* p, uint32_t v) {
@@ -53,26 +92,13 @@ std::string_view View(const uint8_t* p, size_t n) { return {reinterpret_cast<con
 
 void SplitBytePlanes(const uint8_t* in, size_t size, size_t width, uint8_t* out) {
   const size_t n = size / width;
-  switch (width) {
-    case 2: return SplitFixed<2>(in, n, out);
-    case 4: return SplitFixed<4>(in, n, out);
-    case 8: return SplitFixed<8>(in, n, out);
-    default: break;
-  }
-  for (size_t plane = 0; plane < width; ++plane)
-    for (size_t i = 0; i < n; ++i) out[plane * n + i] = in[i * width + plane];
+  SplitToPlanes(in, n, width, Contiguous(out, n, width).data());
 }
 
 void JoinBytePlanes(const uint8_t* in, size_t size, size_t width, uint8_t* out) {
   const size_t n = size / width;
-  switch (width) {
-    case 2: return JoinFixed<2>(in, n, out);
-    case 4: return JoinFixed<4>(in, n, out);
-    case 8: return JoinFixed<8>(in, n, out);
-    default: break;
-  }
-  for (size_t plane = 0; plane < width; ++plane)
-    for (size_t i = 0; i < n; ++i) out[i * width + plane] = in[plane * n + i];
+  const std::vector<uint8_t*> planes = Contiguous(const_cast<uint8_t*>(in), n, width);
+  JoinFromPlanes(planes.data(), n, width, out);
 }
 
 Result<std::vector<PlaneEntry>> ParsePlaneTable(std::string_view payload, uint8_t width,
@@ -103,19 +129,47 @@ Result<std::vector<PlaneEntry>> ParsePlaneTable(std::string_view payload, uint8_
   return planes;
 }
 
-ChunkEncoder::ChunkEncoder(Compression compression, int zstd_level)
-    : compression_(compression), level_(zstd_level) {
-  if (compression_ != Compression::kOff) cctx_ = ZSTD_createCCtx();
+ChunkEncoder::ChunkEncoder(Compression compression, int zstd_level, uint32_t target_mbps)
+    : compression_(compression), level_(zstd_level), target_bytes_per_s_(target_mbps * 1e6) {
+  if (compression_ == Compression::kOff) return;
+  cctx_ = ZSTD_createCCtx();
+  if (compression_ != Compression::kAuto) return;
+  // The planes kAuto compresses are exponent bytes: few distinct values,
+  // which entropy coding shrinks and LZ matching mostly slows down. At level
+  // 1 a strongly negative level with Huffman-coded literals forced on is
+  // about twice as fast and compresses them a little better; when this zstd
+  // does not take the setting, plain level 1. A level above 1 is used as is.
+  auto* plane = ZSTD_createCCtx();
+  plane_cctx_ = plane;
+  if (plane == nullptr) return;
+  if (level_ > 1) {
+    ZSTD_CCtx_setParameter(plane, ZSTD_c_compressionLevel, level_);
+  } else if (ZSTD_isError(ZSTD_CCtx_setParameter(plane, ZSTD_c_compressionLevel, kAutoPlaneLevel)) ||
+             ZSTD_isError(ZSTD_CCtx_setParameter(plane, ZSTD_c_literalCompressionMode, ZSTD_ps_enable))) {
+    ZSTD_CCtx_reset(plane, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(plane, ZSTD_c_compressionLevel, 1);
+  }
 }
 
-ChunkEncoder::~ChunkEncoder() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
+ChunkEncoder::~ChunkEncoder() {
+  ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
+  ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(plane_cctx_));
+}
 
 Result<EncodedChunk> ChunkEncoder::Encode(const uint8_t* data, size_t size, size_t element_size) {
   if (compression_ == Compression::kOff || size == 0) return EncodedChunk{Codec::kRaw, 0, View(data, size)};
-  if (cctx_ == nullptr) return Status::IOError("zstd: could not create a compression context");
-  if (compression_ == Compression::kAuto) return EncodeAuto(data, size, element_size);
-  return EncodeWhole(data, size, element_size);
+  if (cctx_ == nullptr || (compression_ == Compression::kAuto && plane_cctx_ == nullptr))
+    return Status::IOError("zstd: could not create a compression context");
+  if (compression_ != Compression::kAuto) return EncodeWhole(data, size, element_size);
+  if (target_bytes_per_s_ <= 0) return EncodeAuto(data, size, element_size);
+  seen_bytes_ += static_cast<double>(size);
+  if (busy_s_ > seen_bytes_ / target_bytes_per_s_) return EncodedChunk{Codec::kRaw, 0, View(data, size)};
+  const auto start = std::chrono::steady_clock::now();
+  auto encoded = EncodeAuto(data, size, element_size);
+  busy_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return encoded;
 }
+
 
 Result<size_t> ChunkEncoder::Compress(const uint8_t* src, size_t size, uint8_t* dst, size_t capacity) {
   const size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), dst, capacity, src, size, level_);
@@ -123,10 +177,17 @@ Result<size_t> ChunkEncoder::Compress(const uint8_t* src, size_t size, uint8_t* 
   return n;
 }
 
-Result<bool> ChunkEncoder::SamplePays(const uint8_t* sample, size_t size) {
+Result<size_t> ChunkEncoder::CompressPlane(const uint8_t* src, size_t size, uint8_t* dst, size_t capacity) {
+  const size_t n = ZSTD_compress2(static_cast<ZSTD_CCtx*>(plane_cctx_), dst, capacity, src, size);
+  if (ZSTD_isError(n)) return Status::IOError(std::string("zstd compress: ") + ZSTD_getErrorName(n));
+  return n;
+}
+
+Result<bool> ChunkEncoder::SamplePays(const uint8_t* sample, size_t size, bool plane) {
   const size_t bound = ZSTD_compressBound(size);
   if (compressed_.size() < bound) compressed_.resize(bound);
-  auto n = Compress(sample, size, compressed_.data(), bound);
+  auto n = plane ? CompressPlane(sample, size, compressed_.data(), bound)
+                 : Compress(sample, size, compressed_.data(), bound);
   if (!n.ok()) return n.status();
   return static_cast<double>(*n) <= kAutoPlaneRatio * static_cast<double>(size);
 }
@@ -155,49 +216,51 @@ Result<EncodedChunk> ChunkEncoder::EncodeAuto(const uint8_t* data, size_t size, 
   // The sample: whole runs of elements, transposed into per-plane runs.
   const size_t run = std::min(kSampleRun, n / kSampleWindows);
   const size_t windows = run == 0 ? 1 : kSampleWindows;
-  const size_t per_plane = run == 0 ? n : run * windows;
+  const size_t len = run == 0 ? n : run;
+  const size_t per_plane = len * windows;
   if (sample_.size() < per_plane * width) sample_.resize(per_plane * width);
   for (size_t w = 0; w < windows; ++w) {
-    const size_t first = windows == 1 ? 0 : (n - run) * w / (windows - 1);
+    const size_t first = windows == 1 ? 0 : (n - len) * w / (windows - 1);
     const uint8_t* in = data + first * width;
-    const size_t len = run == 0 ? n : run;
     for (size_t i = 0; i < len; ++i)
       for (size_t k = 0; k < width; ++k) sample_[k * per_plane + w * len + i] = in[i * width + k];
   }
   bool pays[8] = {};
-  bool any = false;
+  size_t paying = 0;
   for (size_t k = 0; k < width; ++k) {
-    auto p = SamplePays(sample_.data() + k * per_plane, per_plane);
+    auto p = SamplePays(sample_.data() + k * per_plane, per_plane, width != 1);
     if (!p.ok()) return p.status();
     pays[k] = *p;
-    any = any || *p;
+    paying += *p ? 1 : 0;
   }
-  if (!any) return raw;
+  if (paying == 0) return raw;  // nothing pays: not even a copy
   if (width == 1) return EncodeWhole(data, size, 1);
 
-  // Plane table, then the planes in order, then the tail.
+  // Payload: plane table, raw planes, compressed planes, tail. One split
+  // pass puts the raw planes where they belong and the others in planes_.
   const size_t table = width * kPlaneEntryBytes;
   const size_t tail = size % width;
-  const size_t capacity = table + width * ZSTD_compressBound(n) + tail;
+  const size_t raw_end = table + (width - paying) * n;
+  const size_t capacity = raw_end + paying * ZSTD_compressBound(n) + tail;
   if (compressed_.size() < capacity) compressed_.resize(capacity);
-  if (planes_.size() < n * width) planes_.resize(n * width);
-  SplitBytePlanes(data, n * width, width, planes_.data());
+  if (planes_.size() < paying * n) planes_.resize(paying * n);
   uint8_t* out = compressed_.data();
-  size_t pos = table;
+  uint8_t* dst[8];
+  for (size_t k = 0, r = 0, c = 0; k < width; ++k)
+    dst[k] = pays[k] ? planes_.data() + (c++) * n : out + table + (r++) * n;
+  SplitToPlanes(data, n, width, dst);
+
+  size_t pos = raw_end;
   for (size_t k = 0; k < width; ++k) {
-    const uint8_t* plane = planes_.data() + k * n;
-    size_t stored = n;
-    bool zstd = false;
-    if (pays[k]) {
-      auto c = Compress(plane, n, out + pos, capacity - pos);
+    uint32_t stored = static_cast<uint32_t>(n);
+    if (pays[k]) {  // a wrong sample can make this frame larger than n; Pays() below bounds the chunk
+      auto c = CompressPlane(dst[k], n, out + pos, capacity - pos);
       if (!c.ok()) return c.status();
-      zstd = *c < n;  // the sample can be wrong; never let a plane grow
-      if (zstd) stored = *c;
+      stored = static_cast<uint32_t>(*c);
+      pos += *c;
     }
-    if (!zstd) std::memcpy(out + pos, plane, n);
-    out[k * kPlaneEntryBytes] = zstd ? 1 : 0;
-    Put32(out + k * kPlaneEntryBytes + 1, static_cast<uint32_t>(stored));
-    pos += stored;
+    out[k * kPlaneEntryBytes] = pays[k] ? 1 : 0;
+    Put32(out + k * kPlaneEntryBytes + 1, stored);
   }
   std::memcpy(out + pos, data + n * width, tail);
   pos += tail;
@@ -255,21 +318,30 @@ Status ChunkDecoder::DecodePlanes(uint8_t width, std::string_view payload, uint8
   auto table = ParsePlaneTable(payload, width, raw_size);
   if (!table.ok()) return table.status();
   const size_t n = raw_size / width;
-  if (planes_.size() < n * width) planes_.resize(n * width);
-  size_t pos = width * kPlaneEntryBytes;
-  for (size_t k = 0; k < width; ++k) {
+  const auto* p = reinterpret_cast<const uint8_t*>(payload.data());
+  size_t compressed = 0;
+  for (const PlaneEntry& e : *table) compressed += e.zstd ? 1 : 0;
+  if (planes_.size() < compressed * n) planes_.resize(compressed * n);
+  // Raw planes are joined straight from the payload; compressed ones are
+  // decompressed into planes_ first.
+  const uint8_t* src[8];
+  size_t raw_pos = width * kPlaneEntryBytes;
+  size_t zstd_pos = raw_pos + (width - compressed) * n;
+  for (size_t k = 0, c = 0; k < width; ++k) {
     const PlaneEntry& e = (*table)[k];
-    const std::string_view stored = payload.substr(pos, e.stored);
-    if (e.zstd) {
-      Status s = Decompress(stored, planes_.data() + k * n, n);
-      if (!s.ok()) return Status::Corruption("plane " + std::to_string(k) + ": " + s.message());
-    } else if (n != 0) {
-      std::memcpy(planes_.data() + k * n, stored.data(), n);
+    if (!e.zstd) {
+      src[k] = p + raw_pos;
+      raw_pos += n;
+      continue;
     }
-    pos += e.stored;
+    uint8_t* plane = planes_.data() + (c++) * n;
+    Status s = Decompress(payload.substr(zstd_pos, e.stored), plane, n);
+    if (!s.ok()) return Status::Corruption("plane " + std::to_string(k) + ": " + s.message());
+    src[k] = plane;
+    zstd_pos += e.stored;
   }
-  JoinBytePlanes(planes_.data(), n * width, width, out);
-  std::memcpy(out + n * width, payload.data() + pos, raw_size % width);
+  JoinFromPlanes(src, n, width, out);
+  std::memcpy(out + n * width, p + zstd_pos, raw_size % width);
   return Status::OK();
 }
 

@@ -4,8 +4,9 @@
 //   kRaw    the bytes as they are.
 //   kZstd   optional byte-plane split (byte k of every element, then byte k+1,
 //           ...), then one zstd frame over the whole chunk.
-//   kPlanes a plane table, then each byte plane stored on its own, raw or as a
-//           zstd frame, then the chunk's last size % width bytes raw.
+//   kPlanes a plane table (mode and length of each byte plane), the raw planes,
+//           the zstd-compressed planes (one frame each), then the chunk's
+//           last size % width bytes raw.
 //
 // What the encoder writes depends on Options::compression:
 //   kOff   always kRaw.
@@ -14,7 +15,14 @@
 //          and only planes whose sample shrinks below kAutoPlaneRatio are
 //          compressed; the rest (mantissa bytes of floats) are copied raw, so
 //          no CPU time goes into bytes that do not compress. No plane pays:
-//          kRaw without splitting at all.
+//          kRaw without splitting at all. With zstd_level 1 planes are
+//          entropy-coded only (kAutoPlaneLevel); with a higher level, at it.
+//          1-byte types: the whole chunk at zstd_level if its sample pays.
+// Pacing (kAuto with a target speed, Options::auto_compression_mbps): the
+// encoder keeps the wall time it spent compressing within bytes seen /
+// target; a chunk that arrives while it is behind is stored raw without even
+// sampling it, so the encoder never runs slower than the target (the disk it
+// feeds) on average, and compresses as many chunks as that allows.
 // Either way, a chunk whose payload would not save 1/64 of its bytes is stored
 // kRaw, so a payload is never larger than its chunk.
 //
@@ -41,6 +49,12 @@ inline constexpr uint8_t kMaxCodec = static_cast<uint8_t>(Codec::kPlanes);
 // about 480 MB/s on one core against a 2-3.5 GB/s disk) buys too little.
 inline constexpr double kAutoPlaneRatio = 0.90;
 
+// zstd level of kAuto's planes when zstd_level is 1: so negative that LZ
+// matching is all but skipped, with Huffman-coded literals forced on. On
+// exponent planes this is about twice level 1's speed at a slightly better
+// ratio (docs/compression.md).
+inline constexpr int kAutoPlaneLevel = -1000;
+
 struct EncodedChunk {
   Codec codec = Codec::kRaw;
   uint8_t plane_width = 0;  // 0: no byte-plane filter; else element width split
@@ -64,7 +78,8 @@ Result<std::vector<PlaneEntry>> ParsePlaneTable(std::string_view payload, uint8_
 
 class ChunkEncoder {
  public:
-  ChunkEncoder(Compression compression, int zstd_level);
+  // target_mbps: kAuto's pacing target in MB/s of raw bytes; 0 = unpaced.
+  ChunkEncoder(Compression compression, int zstd_level, uint32_t target_mbps = 0);
   ~ChunkEncoder();
   ChunkEncoder(const ChunkEncoder&) = delete;
   ChunkEncoder& operator=(const ChunkEncoder&) = delete;
@@ -78,12 +93,19 @@ class ChunkEncoder {
   // Compressed size of `size` bytes at level_ into compressed_; error status
   // when zstd fails.
   Result<size_t> Compress(const uint8_t* src, size_t size, uint8_t* dst, size_t capacity);
-  // Whether a sample of `size` bytes compresses below kAutoPlaneRatio.
-  Result<bool> SamplePays(const uint8_t* sample, size_t size);
+  // The same with kAuto's plane settings (plane_cctx_).
+  Result<size_t> CompressPlane(const uint8_t* src, size_t size, uint8_t* dst, size_t capacity);
+  // Whether a sample of `size` bytes compresses below kAutoPlaneRatio, with
+  // the plane settings or the whole-chunk ones.
+  Result<bool> SamplePays(const uint8_t* sample, size_t size, bool plane);
 
   Compression compression_;
   int level_;
-  void* cctx_ = nullptr;  // ZSTD_CCtx
+  double target_bytes_per_s_ = 0;  // 0: unpaced
+  double seen_bytes_ = 0;          // pacing: raw bytes given to Encode
+  double busy_s_ = 0;              // pacing: wall seconds spent compressing
+  void* cctx_ = nullptr;        // ZSTD_CCtx at level_: whole chunks
+  void* plane_cctx_ = nullptr;  // ZSTD_CCtx for kAuto's planes
   std::vector<uint8_t> planes_;
   std::vector<uint8_t> compressed_;
   std::vector<uint8_t> sample_;

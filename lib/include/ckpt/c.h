@@ -96,7 +96,8 @@ enum {
 /* Compression of stored chunks (ckpt::Compression). */
 enum {
   CKPT_COMPRESSION_OFF = 0,
-  CKPT_COMPRESSION_ZSTD = 1
+  CKPT_COMPRESSION_ZSTD = 1,
+  CKPT_COMPRESSION_AUTO = 2 /* the default: per byte plane, only planes that pay */
 };
 
 /* ---- general ---- */
@@ -121,7 +122,7 @@ CKPT_C_EXPORT void ckpt_options_destroy(ckpt_options_t* options);
 CKPT_C_EXPORT void ckpt_options_set_store_dir(ckpt_options_t* options, const char* dir);
 CKPT_C_EXPORT void ckpt_options_set_job(ckpt_options_t* options, const char* job);
 CKPT_C_EXPORT void ckpt_options_set_chunk_bytes(ckpt_options_t* options, size_t bytes);
-/* CKPT_COMPRESSION_OFF or CKPT_COMPRESSION_ZSTD; another value makes
+/* CKPT_COMPRESSION_OFF, _ZSTD or _AUTO; another value makes
  * ckpt_client_open fail with "invalid argument". */
 CKPT_C_EXPORT void ckpt_options_set_compression(ckpt_options_t* options, int compression);
 CKPT_C_EXPORT void ckpt_options_set_zstd_level(ckpt_options_t* options, int level);
