@@ -162,11 +162,16 @@ Result<EncodedChunk> ChunkEncoder::Encode(const uint8_t* data, size_t size, size
     return Status::IOError("zstd: could not create a compression context");
   if (compression_ != Compression::kAuto) return EncodeWhole(data, size, element_size);
   if (target_bytes_per_s_ <= 0) return EncodeAuto(data, size, element_size);
+  // Compress only when the time this chunk is expected to take (at the last
+  // compressed chunk's speed) still fits the budget of the bytes seen.
   seen_bytes_ += static_cast<double>(size);
-  if (busy_s_ > seen_bytes_ / target_bytes_per_s_) return EncodedChunk{Codec::kRaw, 0, View(data, size)};
+  const double expected_s = last_s_per_byte_ * static_cast<double>(size);
+  if (busy_s_ + expected_s > seen_bytes_ / target_bytes_per_s_) return EncodedChunk{Codec::kRaw, 0, View(data, size)};
   const auto start = std::chrono::steady_clock::now();
   auto encoded = EncodeAuto(data, size, element_size);
-  busy_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  busy_s_ += spent;
+  last_s_per_byte_ = spent / static_cast<double>(size);
   return encoded;
 }
 

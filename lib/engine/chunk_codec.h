@@ -20,8 +20,8 @@
 //          1-byte types: the whole chunk at zstd_level if its sample pays.
 // Pacing (kAuto with a target speed, Options::auto_compression_mbps): the
 // encoder keeps the wall time it spent compressing within bytes seen /
-// target; a chunk that arrives while it is behind is stored raw without even
-// sampling it, so the encoder never runs slower than the target (the disk it
+// target; a chunk whose expected cost (at the last compressed chunk's speed)
+// does not fit is stored raw without even sampling it, so the encoder never runs slower than the target (the disk it
 // feeds) on average, and compresses as many chunks as that allows.
 // Either way, a chunk whose payload would not save 1/64 of its bytes is stored
 // kRaw, so a payload is never larger than its chunk.
@@ -104,6 +104,7 @@ class ChunkEncoder {
   double target_bytes_per_s_ = 0;  // 0: unpaced
   double seen_bytes_ = 0;          // pacing: raw bytes given to Encode
   double busy_s_ = 0;              // pacing: wall seconds spent compressing
+  double last_s_per_byte_ = 0;     // pacing: cost of the last compressed chunk
   void* cctx_ = nullptr;        // ZSTD_CCtx at level_: whole chunks
   void* plane_cctx_ = nullptr;  // ZSTD_CCtx for kAuto's planes
   std::vector<uint8_t> planes_;
