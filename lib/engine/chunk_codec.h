@@ -21,8 +21,9 @@
 // Pacing (kAuto with a target speed, Options::auto_compression_mbps): the
 // encoder keeps the wall time it spent compressing within bytes seen /
 // target; a chunk whose expected cost (at the last compressed chunk's speed)
-// does not fit is stored raw without even sampling it, so the encoder never runs slower than the target (the disk it
-// feeds) on average, and compresses as many chunks as that allows.
+// does not fit is stored raw without even sampling it, so the encoder never
+// runs slower than the target (the disk it feeds) on average, and compresses
+// as many chunks as that allows.
 // Either way, a chunk whose payload would not save 1/64 of its bytes is stored
 // kRaw, so a payload is never larger than its chunk.
 //
