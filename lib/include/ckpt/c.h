@@ -115,8 +115,9 @@ CKPT_C_EXPORT size_t ckpt_element_size(int type);
 
 /* ---- options (ckpt::Options) ---- */
 
-/* Defaults as in ckpt/options.h: 4 MiB chunks, zstd level 1, 256 MiB staging,
- * no checkpoint interval, store created when missing, O_DIRECT tried. */
+/* Defaults as in ckpt/options.h: 4 MiB chunks, CKPT_COMPRESSION_AUTO at zstd
+ * level 1, 256 MiB staging, no checkpoint interval, store created when
+ * missing, O_DIRECT tried. */
 CKPT_C_EXPORT ckpt_options_t* ckpt_options_create(void);
 CKPT_C_EXPORT void ckpt_options_destroy(ckpt_options_t* options);
 CKPT_C_EXPORT void ckpt_options_set_store_dir(ckpt_options_t* options, const char* dir);
