@@ -19,6 +19,7 @@
 namespace ckpt::cli {
 
 int RunPolicy(const std::vector<std::string>& args);  // cmd_policy.cc
+int RunFailure(const std::vector<std::string>& args);  // cmd_failure.cc
 
 namespace {
 
@@ -35,6 +36,7 @@ constexpr Subcommand kSubcommands[] = {
     {"gc", "remove old checkpoints of a job and reclaim their space", RunGc},
     {"export", "write a checkpoint as a safetensors file", RunExport},
     {"policy", "checkpoint interval and expected waste of each policy", RunPolicy},
+    {"failure", "record, list or import the failures of a job (add, ls, import)", RunFailure},
 };
 
 const Subcommand* FindSubcommand(std::string_view name) {

@@ -14,6 +14,7 @@
 
 #include "ckpt/store.h"
 #include "client/copy_engine.h"
+#include "client/interval_controller.h"
 #include "client/staging_pool.h"
 #include "client/ticket_state.h"
 #include "engine/checkpoint_writer.h"
@@ -45,6 +46,7 @@ Status ValidateOptions(const Options& o) {
   if (o.compression != Compression::kZstd && o.compression != Compression::kOff &&
       o.compression != Compression::kAuto)
     return Status::InvalidArgument("unknown Options::compression");
+  CKPT_RETURN_IF_ERROR(IntervalController::ValidateOptions(o));
   if (!o.daemon_socket.empty())
     return Status::Unsupported("Options::daemon_socket: daemon mode is not implemented yet");
   return Status::OK();
@@ -76,6 +78,11 @@ class Client::Impl {
 
   const Options& options() const { return options_; }
   std::shared_ptr<Store> store() const { return store_; }
+
+  void AttachIntervalController(std::unique_ptr<IntervalController> interval) {
+    interval_ = std::move(interval);
+  }
+  IntervalController& interval() { return *interval_; }
 
   Status Protect(const std::string& name, void* data, size_t bytes, ElementType type) {
     if (name.empty()) return Status::InvalidArgument("region name is empty");
@@ -123,6 +130,7 @@ class Client::Impl {
     PruneFinishedLocked();
     outstanding_.push_back(state);
     requests_.Push(Request{state, regions_, std::move(point).value()});
+    interval_->OnCheckpoint(step, Ticket(state));
     return Ticket(state);
   }
 
@@ -496,6 +504,9 @@ class Client::Impl {
   std::vector<std::shared_ptr<Ticket::State>> outstanding_;
   Status unreported_;
 
+  // Destroyed after the destructor's flush: closes the job's session.
+  std::unique_ptr<IntervalController> interval_;
+
   BlockingQueue<Request> requests_;
   BlockingQueue<WorkItem> work_;
   std::thread copier_;
@@ -519,8 +530,12 @@ Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
   if (!pool.ok()) return pool.status();
   auto writer = CheckpointWriter::Create(*store, options);
   if (!writer.ok()) return writer.status();
-  auto impl = std::make_unique<Impl>(options, std::move(store).value(), std::move(pool).value(),
+  std::shared_ptr<Store> opened = std::move(store).value();
+  auto interval = IntervalController::Open(options, opened, opened->rep()->env());
+  if (!interval.ok()) return interval.status();
+  auto impl = std::make_unique<Impl>(options, opened, std::move(pool).value(),
                                      std::move(writer).value(), NewDefaultCopyEngine());
+  impl->AttachIntervalController(std::move(interval).value());
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -535,12 +550,13 @@ Result<Ticket> Client::checkpoint(uint64_t step) { return impl_->Checkpoint(step
 Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) {
   return impl_->Checkpoint(step, stream);
 }
-Result<uint64_t> Client::restore(std::optional<uint64_t> step) { return impl_->Restore(step); }
-std::optional<uint64_t> Client::latest_step() const { return impl_->LatestStep(); }
-bool Client::should_checkpoint(uint64_t step) const {
-  const uint64_t every = impl_->options().checkpoint_every_steps;
-  return every > 0 && step > 0 && step % every == 0;
+Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
+  Result<uint64_t> restored = impl_->Restore(step);
+  if (restored.ok()) impl_->interval().OnRestored(*restored);
+  return restored;
 }
+std::optional<uint64_t> Client::latest_step() const { return impl_->LatestStep(); }
+bool Client::should_checkpoint(uint64_t step) const { return impl_->interval().ShouldCheckpoint(step); }
 Status Client::flush() { return impl_->Flush(); }
 const Options& Client::options() const { return impl_->options(); }
 std::shared_ptr<Store> Client::store() const { return impl_->store(); }

@@ -4,12 +4,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace ckpt {
 
 class Env;
 class Store;
+namespace policy {
+struct PolicyConfig;  // ckpt/policy.h (which needs C++20; this header needs C++17)
+}
 
 enum class Compression : uint8_t {
   kOff = 0,   // store chunks as they are (still checksummed)
@@ -78,8 +82,21 @@ struct Options {
   size_t staging_bytes = size_t{256} << 20;
 
   // should_checkpoint(step) is true every this many steps; 0 = never.
-  // Default: 0.
+  // Default: 0. Exclusive with interval_policy.
   uint64_t checkpoint_every_steps = 0;
+
+  // When set, should_checkpoint() follows this interval policy
+  // (ckpt/policy.h) on the job's failure history and measured costs kept in
+  // the store, converting its interval from seconds to steps with the
+  // measured step time (docs/policy.md, "In the client"). Exclusive with
+  // checkpoint_every_steps. Default: null.
+  //   options.interval_policy = std::make_shared<ckpt::policy::PolicyConfig>(config);
+  std::shared_ptr<const policy::PolicyConfig> interval_policy;
+
+  // Nodes the job runs on, recorded in the job's profile for `ckpt policy
+  // --store` (whose prior is per node). 0 = leave the recorded count as is.
+  // Default: 0.
+  uint64_t nodes = 0;
 
   // Options for opening the store (read_only is ignored: a client writes).
   StoreOptions store;
