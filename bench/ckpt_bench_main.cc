@@ -3,6 +3,7 @@
 //   ckpt-bench io ...       checkpoint stall/durable/restore against the disk's limits
 //   ckpt-bench policy ...   checkpoint interval policies replayed on failure traces
 //   ckpt-bench snapshot ... what a snapshot costs the training loop (cuda|host)
+//   ckpt-bench codec ...    compression modes on real training snapshots, per tensor kind
 //   ckpt-bench --help
 //
 // Exit codes: 0 success, 2 usage error, 3 runtime error (bad input file, ...).
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "bench_cli.h"
+#include "codec_bench.h"
 #include "io_bench.h"
 #include "snapshot_bench.h"
 
@@ -29,6 +31,7 @@ constexpr Subcommand kSubcommands[] = {
     {"io", "checkpoint stall, durable and restore times against this disk's limits", RunIoBench},
     {"policy", "replay failure traces against checkpoint interval policies", RunPolicyBench},
     {"snapshot", "how long a snapshot blocks the caller and what it costs (cuda|host)", RunSnapshotBench},
+    {"codec", "compression modes on real training snapshots, per tensor kind", RunCodecBench},
 };
 
 void PrintUsage(std::ostream& out) {

@@ -83,7 +83,8 @@ Flags ParseFlags(int argc, char** argv) {
        "SIGKILL this process at step F (after the snapshot is copied, if F is a checkpoint step)")
       ("chunk-kb", po::value(&f.chunk_kb)->default_value(4096), "chunk size in KiB")
       ("staging-mb", po::value(&f.staging_mb)->default_value(256), "staging pool size in MiB")
-      ("compression", po::value(&f.compression)->default_value("zstd"), "zstd or off")
+      ("compression", po::value(&f.compression)->default_value("auto"),
+       "off, on (byte planes + zstd over each chunk; 'zstd' is the same) or auto (only the planes that pay)")
       ("batch", po::value(&f.batch)->default_value(4), "samples per step")
       ("log-every", po::value(&f.log_every)->default_value(50), "print the loss every N steps")
       ("device", po::value(&f.device)->default_value("host"),
@@ -101,8 +102,8 @@ Flags ParseFlags(int argc, char** argv) {
     std::exit(2);
   }
   if (vm.count("fail-at-step")) f.fail_at_step = fail_at;
-  if (f.compression != "zstd" && f.compression != "off") {
-    std::cerr << "example-train: --compression must be zstd or off, not '" << f.compression << "'\n";
+  if (f.compression != "off" && f.compression != "on" && f.compression != "zstd" && f.compression != "auto") {
+    std::cerr << "example-train: --compression must be off, on or auto, not '" << f.compression << "'\n";
     std::exit(2);
   }
   if (!f.ckpt_policy.empty()) {
@@ -279,7 +280,9 @@ int main(int argc, char** argv) {
   options.job = flags.job;
   options.chunk_bytes = flags.chunk_kb << 10;
   options.staging_bytes = flags.staging_mb << 20;
-  options.compression = flags.compression == "off" ? ckpt::Compression::kOff : ckpt::Compression::kZstd;
+  options.compression = flags.compression == "off"    ? ckpt::Compression::kOff
+                        : flags.compression == "auto" ? ckpt::Compression::kAuto
+                                                      : ckpt::Compression::kZstd;
   options.checkpoint_every_steps = flags.ckpt_every;
   if (!flags.ckpt_policy.empty()) {
     ckpt::policy::PolicyConfig policy;  // default prior: job MTBF 1 day

@@ -100,5 +100,46 @@ TEST(ChunkRecord, WrongChecksumIsNamed) {
   EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.ToString();
 }
 
+TEST(ChunkRecord, PerPlaneCodecIsAcceptedAndUnknownCodecsAreNot) {
+  RecordHeader h = SampleHeader();
+  h.codec = Codec::kPlanes;
+  uint8_t buf[kRecordHeaderSize];
+  EncodeRecordHeader(h, buf);
+  EXPECT_EQ(buf[4], 2);  // codec 2 records are version 2
+  EXPECT_EQ(buf[5], 2);
+  RecordHeader out;
+  ASSERT_TRUE(DecodeRecordHeader(buf, &out).ok());
+  EXPECT_EQ(out.codec, Codec::kPlanes);
+
+  buf[5] = 3;  // re-checksummed, so only the codec check can refuse it
+  const uint64_t sum = Checksum64(buf, 40);
+  std::memcpy(buf + 40, &sum, 8);
+  Status s = DecodeRecordHeader(buf, &out);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("codec"), std::string::npos) << s.ToString();
+}
+
+// Rewrites version and codec of a valid header and re-checksums it, so only
+// the version and codec checks can refuse it.
+Status DecodeWith(uint8_t version, uint8_t codec) {
+  uint8_t buf[kRecordHeaderSize];
+  EncodeRecordHeader(SampleHeader(), buf);
+  buf[4] = version;
+  buf[5] = codec;
+  const uint64_t sum = Checksum64(buf, 40);
+  std::memcpy(buf + 40, &sum, 8);
+  RecordHeader out;
+  return DecodeRecordHeader(buf, &out);
+}
+
+TEST(ChunkRecord, CodecAndVersionMustAgree) {
+  EXPECT_TRUE(DecodeWith(1, 0).ok());
+  EXPECT_TRUE(DecodeWith(1, 1).ok());
+  EXPECT_TRUE(DecodeWith(2, 2).ok());
+  EXPECT_EQ(DecodeWith(1, 2).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeWith(2, 1).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeWith(3, 2).code(), Status::Code::kUnsupported);
+}
+
 }  // namespace
 }  // namespace ckpt

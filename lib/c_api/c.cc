@@ -32,7 +32,7 @@ extern "C" {
 
 struct ckpt_options_t {
   ckpt::Options rep;
-  int compression = CKPT_COMPRESSION_ZSTD;
+  int compression = CKPT_COMPRESSION_AUTO;
 };
 struct ckpt_client_t {
   std::unique_ptr<Client> rep;
@@ -69,6 +69,7 @@ static_assert(CKPT_TYPE_F32 == static_cast<int>(ElementType::kFloat32));
 static_assert(CKPT_TYPE_F64 == static_cast<int>(ElementType::kFloat64));
 static_assert(CKPT_COMPRESSION_OFF == static_cast<int>(ckpt::Compression::kOff));
 static_assert(CKPT_COMPRESSION_ZSTD == static_cast<int>(ckpt::Compression::kZstd));
+static_assert(CKPT_COMPRESSION_AUTO == static_cast<int>(ckpt::Compression::kAuto));
 
 namespace {
 
@@ -215,10 +216,11 @@ ckpt_client_t* ckpt_client_open(const ckpt_options_t* options, char** errptr) {
     switch (options->compression) {
       case CKPT_COMPRESSION_OFF: opt.compression = ckpt::Compression::kOff; break;
       case CKPT_COMPRESSION_ZSTD: opt.compression = ckpt::Compression::kZstd; break;
+      case CKPT_COMPRESSION_AUTO: opt.compression = ckpt::Compression::kAuto; break;
       default:
         SaveError(errptr, Status::InvalidArgument("unknown compression " +
                                                   std::to_string(options->compression) +
-                                                  " (CKPT_COMPRESSION_OFF or _ZSTD)"));
+                                                  " (CKPT_COMPRESSION_OFF, _ZSTD or _AUTO)"));
         return nullptr;
     }
     Result<std::unique_ptr<Client>> opened = Client::Open(opt);

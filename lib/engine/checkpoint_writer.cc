@@ -27,7 +27,7 @@ CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& 
     : store_(std::move(store)),
       options_(options),
       segments_(std::move(segments)),
-      encoder_(options.compression, options.zstd_level) {}
+      encoder_(options.compression, options.zstd_level, options.auto_compression_mbps) {}
 
 CheckpointWriter::~CheckpointWriter() { Abort(); }
 

@@ -29,7 +29,7 @@ constexpr size_t kChecksummedBytes = 40;
 
 void EncodeRecordHeader(const RecordHeader& h, uint8_t out[kRecordHeaderSize]) {
   Put32(out, kRecordMagic);
-  out[4] = kRecordVersion;
+  out[4] = h.codec == Codec::kPlanes ? kRecordVersionPlanes : kRecordVersion;
   out[5] = static_cast<uint8_t>(h.codec);
   out[6] = h.plane_width;
   out[7] = 0;
@@ -44,10 +44,13 @@ Status DecodeRecordHeader(const uint8_t in[kRecordHeaderSize], RecordHeader* h) 
   if (Get32(in) != kRecordMagic) return Status::Corruption("bad record magic");
   if (Get64(in + 40) != Checksum64(in, kChecksummedBytes))
     return Status::Corruption("record header checksum mismatch");
-  if (in[4] != kRecordVersion)
+  if (in[4] != kRecordVersion && in[4] != kRecordVersionPlanes)
     return Status::Unsupported("record format version " + std::to_string(in[4]));
-  if (in[5] > static_cast<uint8_t>(Codec::kZstd))
+  if (in[5] > kMaxCodec)
     return Status::Corruption("unknown codec " + std::to_string(in[5]));
+  if ((in[5] == static_cast<uint8_t>(Codec::kPlanes)) != (in[4] == kRecordVersionPlanes))
+    return Status::Corruption("codec " + std::to_string(in[5]) + " in a version " + std::to_string(in[4]) +
+                              " record");
   h->codec = static_cast<Codec>(in[5]);
   h->plane_width = in[6];
   h->raw_len = Get32(in + 8);

@@ -2,8 +2,8 @@
 //
 //   offset size  field
 //   0      4     magic "CKC1" (0x31434b43 little-endian)
-//   4      1     record format version (1)
-//   5      1     codec (0 raw, 1 zstd)
+//   4      1     record format version (1; 2 for codec 2)
+//   5      1     codec (0 raw, 1 zstd, 2 per-plane)
 //   6      1     byte-plane width (0 none, else 2, 4 or 8)
 //   7      1     reserved (0)
 //   8      4     raw length (bytes of the chunk before encoding)
@@ -27,7 +27,11 @@
 namespace ckpt {
 
 inline constexpr uint32_t kRecordMagic = 0x31434b43;  // "CKC1"
+// Records of codecs 0 and 1 are version 1, as ever; codec 2 (per-plane)
+// records are version 2, so a build that predates codec 2 reports them as an
+// unsupported version rather than as damage.
 inline constexpr uint8_t kRecordVersion = 1;
+inline constexpr uint8_t kRecordVersionPlanes = 2;
 inline constexpr size_t kRecordHeaderSize = 48;
 
 struct RecordHeader {
@@ -42,7 +46,8 @@ struct RecordHeader {
 void EncodeRecordHeader(const RecordHeader& header, uint8_t out[kRecordHeaderSize]);
 
 // kCorruption naming the first field that is wrong (magic, header checksum,
-// codec); kUnsupported for a record version this build does not know.
+// codec, codec 2 in a version 1 record); kUnsupported for a record version
+// this build does not know.
 Status DecodeRecordHeader(const uint8_t in[kRecordHeaderSize], RecordHeader* header);
 
 }  // namespace ckpt

@@ -14,7 +14,7 @@ namespace {
 // mutated input before the decoder, so feed it codec, width and length directly.
 void DecodePayload(const uint8_t* data, size_t size) {
   if (size < 4) return;
-  const auto codec = static_cast<ckpt::Codec>(data[0] & 1);
+  const auto codec = static_cast<ckpt::Codec>(data[0] % (ckpt::kMaxCodec + 1));
   const uint8_t width = data[1] % 9;
   const size_t raw_len = (static_cast<size_t>(data[2]) << 8 | data[3]) * 4;
   std::vector<uint8_t> out(raw_len);

@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < floats.size(); ++i) floats[i] = static_cast<float>(i) * 0.01f;
   const auto* raw = reinterpret_cast<const uint8_t*>(floats.data());
   const size_t raw_len = floats.size() * sizeof(float);
-  for (auto compression : {ckpt::Compression::kZstd, ckpt::Compression::kOff}) {
+  // kAuto writes codec 2 (per-plane): plane table, raw mantissa planes, the
+  // compressed exponent plane.
+  for (auto compression : {ckpt::Compression::kZstd, ckpt::Compression::kOff, ckpt::Compression::kAuto}) {
     ckpt::ChunkEncoder encoder(compression, 1);
     auto encoded = encoder.Encode(raw, raw_len, 4);
     ckpt::RecordHeader h;
@@ -53,7 +55,9 @@ int main(int argc, char** argv) {
     h.payload_checksum = ckpt::Checksum64(encoded->payload.data(), encoded->payload.size());
     uint8_t header[ckpt::kRecordHeaderSize];
     ckpt::EncodeRecordHeader(h, header);
-    const std::string name = compression == ckpt::Compression::kZstd ? "zstd" : "raw";
+    const std::string name = compression == ckpt::Compression::kZstd   ? "zstd"
+                             : compression == ckpt::Compression::kAuto ? "planes"
+                                                                       : "raw";
     Write(dir + "/chunk_record/" + name,
           std::string(reinterpret_cast<const char*>(header), sizeof header) + std::string(encoded->payload));
     // The payload-only mode: 'P', codec, width, raw length / 4 (big-endian u16), payload.

@@ -96,7 +96,8 @@ enum {
 /* Compression of stored chunks (ckpt::Compression). */
 enum {
   CKPT_COMPRESSION_OFF = 0,
-  CKPT_COMPRESSION_ZSTD = 1
+  CKPT_COMPRESSION_ZSTD = 1,
+  CKPT_COMPRESSION_AUTO = 2 /* the default: per byte plane, only planes that pay */
 };
 
 /* ---- general ---- */
@@ -114,14 +115,15 @@ CKPT_C_EXPORT size_t ckpt_element_size(int type);
 
 /* ---- options (ckpt::Options) ---- */
 
-/* Defaults as in ckpt/options.h: 4 MiB chunks, zstd level 1, 256 MiB staging,
- * no checkpoint interval, store created when missing, O_DIRECT tried. */
+/* Defaults as in ckpt/options.h: 4 MiB chunks, CKPT_COMPRESSION_AUTO at zstd
+ * level 1, 256 MiB staging, no checkpoint interval, store created when
+ * missing, O_DIRECT tried. */
 CKPT_C_EXPORT ckpt_options_t* ckpt_options_create(void);
 CKPT_C_EXPORT void ckpt_options_destroy(ckpt_options_t* options);
 CKPT_C_EXPORT void ckpt_options_set_store_dir(ckpt_options_t* options, const char* dir);
 CKPT_C_EXPORT void ckpt_options_set_job(ckpt_options_t* options, const char* job);
 CKPT_C_EXPORT void ckpt_options_set_chunk_bytes(ckpt_options_t* options, size_t bytes);
-/* CKPT_COMPRESSION_OFF or CKPT_COMPRESSION_ZSTD; another value makes
+/* CKPT_COMPRESSION_OFF, _ZSTD or _AUTO; another value makes
  * ckpt_client_open fail with "invalid argument". */
 CKPT_C_EXPORT void ckpt_options_set_compression(ckpt_options_t* options, int compression);
 CKPT_C_EXPORT void ckpt_options_set_zstd_level(ckpt_options_t* options, int level);
