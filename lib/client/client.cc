@@ -14,6 +14,7 @@
 
 #include "ckpt/store.h"
 #include "client/copy_engine.h"
+#include "client/daemon_session.h"
 #include "client/staging_pool.h"
 #include "client/ticket_state.h"
 #include "engine/checkpoint_writer.h"
@@ -32,7 +33,7 @@ struct Region {
 };
 
 Status ValidateOptions(const Options& o) {
-  if (o.store_dir.empty() && o.shared_store == nullptr)
+  if (o.store_dir.empty() && o.shared_store == nullptr && o.daemon_socket.empty())
     return Status::InvalidArgument("Options::store_dir is empty");
   CKPT_RETURN_IF_ERROR(ValidateJobName(o.job));
   if (o.chunk_bytes < (size_t{64} << 10) || o.chunk_bytes > (size_t{256} << 20) ||
@@ -45,8 +46,6 @@ Status ValidateOptions(const Options& o) {
   if (o.compression != Compression::kZstd && o.compression != Compression::kOff &&
       o.compression != Compression::kAuto)
     return Status::InvalidArgument("unknown Options::compression");
-  if (!o.daemon_socket.empty())
-    return Status::Unsupported("Options::daemon_socket: daemon mode is not implemented yet");
   return Status::OK();
 }
 
@@ -504,6 +503,11 @@ class Client::Impl {
 
 Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
   CKPT_RETURN_IF_ERROR(ValidateOptions(options));
+  if (!options.daemon_socket.empty()) {
+    auto daemon = DaemonSession::Open(options);
+    if (!daemon.ok()) return daemon.status();
+    return std::unique_ptr<Client>(new Client(std::move(daemon).value()));
+  }
   Result<std::shared_ptr<Store>> store = options.shared_store;
   if (options.shared_store == nullptr) {
     StoreOptions so = options.store;
@@ -525,24 +529,34 @@ Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(std::unique_ptr<DaemonSession> daemon) : daemon_(std::move(daemon)) {}
 Client::~Client() = default;
 
+// Daemon mode (daemon_ set) forwards every call to the session.
 Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type) {
+  if (daemon_) return daemon_->Protect(name, data, bytes, type);
   return impl_->Protect(name, data, bytes, type);
 }
-std::vector<ProtectedRegion> Client::regions() const { return impl_->Regions(); }
-Result<Ticket> Client::checkpoint(uint64_t step) { return impl_->Checkpoint(step, nullptr); }
+std::vector<ProtectedRegion> Client::regions() const {
+  return daemon_ ? daemon_->Regions() : impl_->Regions();
+}
+Result<Ticket> Client::checkpoint(uint64_t step) { return checkpoint(step, nullptr); }
 Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) {
+  if (daemon_) return daemon_->Checkpoint(step, stream);
   return impl_->Checkpoint(step, stream);
 }
-Result<uint64_t> Client::restore(std::optional<uint64_t> step) { return impl_->Restore(step); }
-std::optional<uint64_t> Client::latest_step() const { return impl_->LatestStep(); }
+Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
+  return daemon_ ? daemon_->Restore(step) : impl_->Restore(step);
+}
+std::optional<uint64_t> Client::latest_step() const {
+  return daemon_ ? daemon_->LatestStep() : impl_->LatestStep();
+}
 bool Client::should_checkpoint(uint64_t step) const {
-  const uint64_t every = impl_->options().checkpoint_every_steps;
+  const uint64_t every = options().checkpoint_every_steps;
   return every > 0 && step > 0 && step % every == 0;
 }
-Status Client::flush() { return impl_->Flush(); }
-const Options& Client::options() const { return impl_->options(); }
-std::shared_ptr<Store> Client::store() const { return impl_->store(); }
+Status Client::flush() { return daemon_ ? daemon_->Flush() : impl_->Flush(); }
+const Options& Client::options() const { return daemon_ ? daemon_->options() : impl_->options(); }
+std::shared_ptr<Store> Client::store() const { return daemon_ ? nullptr : impl_->store(); }
 
 }  // namespace ckpt
