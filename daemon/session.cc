@@ -174,6 +174,8 @@ Status Session::Handle(const ipc::Message& m, bool* done) {
   if (std::holds_alternative<ipc::Close>(m)) {
     if (copy_open_) return Status::InvalidArgument("Close during a copy");
     WaitIdle();
+    // Detached before Closed: the client may reattach the job at once.
+    server_->Detach(job_, this);
     (void)channel_->Send(ipc::Closed{});
     *done = true;
     return Status::OK();
