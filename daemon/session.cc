@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -51,9 +52,18 @@ bool Session::finished() const {
 }
 
 void Session::Drain(std::chrono::steady_clock::time_point deadline) {
+  // Quiet: nothing in flight, no message being handled and none waiting in
+  // the socket (a CopyDone already sent must still be read and committed).
+  auto quiet = [&] {
+    if (finished_) return true;
+    if (copy_in_progress_ || in_flight_ != 0 || handling_) return false;
+    int pending = 0;
+    return ::ioctl(channel_->fd(), FIONREAD, &pending) != 0 || pending == 0;
+  };
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, deadline, [&] { return finished_ || (!copy_in_progress_ && in_flight_ == 0); });
+    while (!quiet() && std::chrono::steady_clock::now() < deadline)
+      cv_.wait_for(lock, std::chrono::milliseconds(20));
   }
   channel_->Shutdown();
 }
@@ -95,7 +105,15 @@ void Session::ReaderLoop() {
       break;
     }
     bool done = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handling_ = true;
+    }
     Status handled = Handle(**m, &done);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handling_ = false;
+    }
     if (!handled.ok()) {
       cause = "protocol violation: " + handled.ToString();
       break;
@@ -164,8 +182,8 @@ Status Session::Handle(const ipc::Message& m, bool* done) {
   if (const auto* copied = std::get_if<ipc::CopyDone>(&m)) return OnCopyDone(*copied);
   if (const auto* restore = std::get_if<ipc::Restore>(&m)) return OnRestore(*restore);
   if (std::holds_alternative<ipc::LatestQuery>(m)) {
-    if (copy_open_) return Status::InvalidArgument("LatestQuery during a copy");
-    WaitIdle();
+    // The newest committed step now; the client's copier may be sending a
+    // checkpoint at the same time, so this never waits for it.
     auto latest = server_->store()->rep()->catalog().LatestStep(job_);
     ipc::LatestReply reply;
     if (latest.ok() && latest->has_value()) reply = {true, **latest};

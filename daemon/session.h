@@ -105,6 +105,7 @@ class Session {
   std::vector<bool> slot_held_;  // by the daemon, between ChunkStaged and SlotFree
   bool copy_in_progress_ = false;  // mirrors copy_open_ for Drain/status
   size_t in_flight_ = 0;           // checkpoints queued and not yet finished
+  bool handling_ = false;          // the reader is handling a message
   bool finished_ = false;
   // Figures for `ckpt status`.
   uint64_t committed_ = 0;

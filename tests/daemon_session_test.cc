@@ -50,6 +50,21 @@ TEST_F(DaemonSessionTest, RestoreThroughTheDaemonGivesBackTheSavedBytes) {
   EXPECT_EQ(back, saved);
 }
 
+TEST_F(DaemonSessionTest, LatestStepWhileACheckpointIsInFlightDoesNotDisturbIt) {
+  DaemonProcess daemon(store_, socket_);
+  std::vector<uint8_t> data = RandomBytes(2'000'000, 13);
+  auto client = OpenClient(DaemonOptions(socket_, "job"));
+  ASSERT_TRUE(client->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
+  auto ticket = client->checkpoint(4);
+  ASSERT_TRUE(ticket.ok());
+  // Asked while the copier sends the checkpoint: the newest committed step
+  // (none yet, or 4 if it was quick), and the checkpoint goes on.
+  const auto during = client->latest_step();
+  EXPECT_TRUE(!during.has_value() || *during == 4u);
+  ASSERT_TRUE(ticket->wait_durable().ok()) << ticket->status().ToString();
+  EXPECT_EQ(client->latest_step(), std::optional<uint64_t>(4));
+}
+
 TEST_F(DaemonSessionTest, RestoreOfAMismatchedRegionIsRefusedWithTheReason) {
   DaemonProcess daemon(store_, socket_);
   std::vector<uint8_t> data = RandomBytes(100'000, 2);

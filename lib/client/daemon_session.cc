@@ -326,8 +326,10 @@ Status DaemonSession::Flush() {
 }
 
 std::optional<uint64_t> DaemonSession::LatestStep() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!broken_.ok() || !channel_->Send(ipc::LatestQuery{}).ok()) return std::nullopt;
+  // Not under mu_: the daemon answers after the checkpoints in flight, whose
+  // results the receiver thread records under mu_.
+  std::lock_guard<std::mutex> rpc(rpc_mu_);
+  if (!Broken().ok() || !channel_->Send(ipc::LatestQuery{}).ok()) return std::nullopt;
   auto m = NextReply();
   if (!m.ok()) return std::nullopt;
   const auto* reply = std::get_if<ipc::LatestReply>(&*m);
@@ -344,12 +346,17 @@ Result<uint64_t> DaemonSession::Restore(std::optional<uint64_t> step) {
     }
     for (const auto& s : waiting) (void)Ticket(s).wait_durable();
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!broken_.ok()) return broken_;
-  if (regions_.empty()) return Status::FailedPrecondition("restore: no region is protected");
+  std::lock_guard<std::mutex> rpc(rpc_mu_);
+  std::vector<Region> regions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!broken_.ok()) return broken_;
+    regions = regions_;
+  }
+  if (regions.empty()) return Status::FailedPrecondition("restore: no region is protected");
   const std::string where = "restore job " + options_.job + " through ckptd at " + options_.daemon_socket;
   CKPT_RETURN_IF_ERROR(
-      channel_->Send(ipc::Restore{step.has_value(), step.value_or(0), Table(regions_)}).WithContext(where));
+      channel_->Send(ipc::Restore{step.has_value(), step.value_or(0), Table(regions)}).WithContext(where));
   Status copy_error;
   while (true) {
     auto m = NextReply();
@@ -363,11 +370,11 @@ Result<uint64_t> DaemonSession::Restore(std::optional<uint64_t> step) {
     const auto* chunk = std::get_if<ipc::RestoreChunk>(&*m);
     if (chunk == nullptr)
       return Status::Corruption(where + ": unexpected " + ipc::TypeName(ipc::TypeOf(*m)));
-    if (chunk->region >= regions_.size() || chunk->slot >= pool_->slots() || chunk->size > pool_->slot_bytes() ||
-        chunk->offset > regions_[chunk->region].bytes ||
-        chunk->size > regions_[chunk->region].bytes - chunk->offset)
+    if (chunk->region >= regions.size() || chunk->slot >= pool_->slots() || chunk->size > pool_->slot_bytes() ||
+        chunk->offset > regions[chunk->region].bytes ||
+        chunk->size > regions[chunk->region].bytes - chunk->offset)
       return Status::Corruption(where + ": RestoreChunk out of bounds");
-    const Region& region = regions_[chunk->region];
+    const Region& region = regions[chunk->region];
     std::promise<Status> copied;
     copy_engine_->CopyFromStaging(pool_->data(static_cast<int>(chunk->slot)), region.data + chunk->offset,
                                   region.location, chunk->size, [&copied](Status s) { copied.set_value(s); });

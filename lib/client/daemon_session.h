@@ -79,6 +79,7 @@ class DaemonSession {
   std::unique_ptr<StagingPool> pool_;
   std::unique_ptr<CopyEngine> copy_engine_;  // destroyed before the pool (unpins it)
 
+  std::mutex rpc_mu_;  // one synchronous request (restore, latest step) at a time
   mutable std::mutex mu_;
   std::vector<Region> regions_;
   bool staging_pinned_ = false;
