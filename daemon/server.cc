@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,12 +20,6 @@
 
 namespace ckpt::daemon {
 namespace {
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Binds and listens on `path`. A socket file nobody answers on is stale (a
 // daemon that died) and is replaced; one a live daemon answers on is kBusy.
@@ -195,8 +190,17 @@ void Server::Detach(const std::string& job, Session* session) {
 }
 
 void Server::RecordFailure(const std::string& job, uid_t uid, const std::string& cause) {
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  // Into the store's failure history, the interval policy's input.
+  ckpt::FailureEvent event{job, now_us, FailureSource::kDaemon,
+                           cause.substr(0, std::min(cause.size(), kMaxFailureCauseBytes))};
+  Status recorded = store_->RecordFailure(event);
+  if (!recorded.ok() && recorded.code() != Status::Code::kAlreadyExists)
+    Log(LogLevel::kError, "cannot record the failure of job " + job + " in the store: " + recorded.ToString());
   std::lock_guard<std::mutex> lock(mu_);
-  failures_.push_back({NowUnixMs(), job, uid, cause});
+  failures_.push_back({now_us / 1000, job, uid, cause});
   if (failures_.size() > 1000) failures_.erase(failures_.begin());  // bounded memory
 }
 

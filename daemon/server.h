@@ -37,8 +37,9 @@ struct DaemonConfig {
   bool direct_io = true;       // O_DIRECT segment writes where the filesystem allows
 };
 
-// One failure event: a session that ended without a clean close.
-struct FailureEvent {
+// One failure event as `ckpt status` shows it: a session that ended without
+// a clean close (also recorded in the store's failure history).
+struct SessionFailure {
   int64_t unix_ms = 0;
   std::string job;
   uid_t uid = 0;
@@ -66,6 +67,8 @@ class Server {
   // another uid owns it, kBusy when a live session has it attached.
   Status Attach(const std::string& job, uid_t uid, Session* session);
   void Detach(const std::string& job, Session* session);
+  // Records a failure event in the store (FailureSource::kDaemon) and in
+  // memory for `ckpt status`.
   void RecordFailure(const std::string& job, uid_t uid, const std::string& cause);
   // `viewer` sees its own jobs; root sees all.
   std::string StatusJson(uid_t viewer) const;
@@ -87,7 +90,7 @@ class Server {
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<Session>> sessions_;
   std::map<std::string, Session*> attached_;
-  std::vector<FailureEvent> failures_;
+  std::vector<SessionFailure> failures_;
 };
 
 }  // namespace ckpt::daemon

@@ -56,6 +56,16 @@ TEST_F(DaemonCrashTest, DeathAfterAttachIsRecordedAndTheJobCanBeReattached) {
   ASSERT_TRUE(Eventually([&] { return Failures().size() == 1; })) << daemon.Log();
   EXPECT_EQ(Failures()[0]["job"], "job");
   EXPECT_NE(Failures()[0]["cause"].get<std::string>().find("without Close"), std::string::npos);
+  // Also in the store's failure history, for the interval policy.
+  StoreOptions so;
+  so.read_only = true;
+  auto store = Store::Open(store_, so);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto history = (*store)->ListFailures("job");
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ((*history)[0].source, FailureSource::kDaemon);
+  EXPECT_NE((*history)[0].cause.find("without Close"), std::string::npos);
   auto again = OpenClient(DaemonOptions(socket_, "job"));
   EXPECT_NE(again, nullptr);
 }

@@ -21,6 +21,7 @@ namespace ckpt::cli {
 
 int RunPolicy(const std::vector<std::string>& args);  // cmd_policy.cc
 int RunStatus(const std::vector<std::string>& args);  // cmd_status.cc
+int RunFailure(const std::vector<std::string>& args);  // cmd_failure.cc
 
 namespace {
 
@@ -38,6 +39,7 @@ constexpr Subcommand kSubcommands[] = {
     {"export", "write a checkpoint as a safetensors file", RunExport},
     {"status", "jobs, checkpoints in flight and throughput of a running ckptd", RunStatus},
     {"policy", "checkpoint interval and expected waste of each policy", RunPolicy},
+    {"failure", "record, list or import the failures of a job (add, ls, import)", RunFailure},
 };
 
 const Subcommand* FindSubcommand(std::string_view name) {

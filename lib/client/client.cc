@@ -15,6 +15,7 @@
 #include "ckpt/store.h"
 #include "client/copy_engine.h"
 #include "client/daemon_session.h"
+#include "client/interval_controller.h"
 #include "client/staging_pool.h"
 #include "client/ticket_state.h"
 #include "engine/checkpoint_writer.h"
@@ -46,6 +47,10 @@ Status ValidateOptions(const Options& o) {
   if (o.compression != Compression::kZstd && o.compression != Compression::kOff &&
       o.compression != Compression::kAuto)
     return Status::InvalidArgument("unknown Options::compression");
+  CKPT_RETURN_IF_ERROR(IntervalController::ValidateOptions(o));
+  if (!o.daemon_socket.empty() && o.interval_policy)
+    return Status::Unsupported("Options::interval_policy needs the store's failure history, which "
+                               "ckptd holds in daemon mode; use checkpoint_every_steps there");
   return Status::OK();
 }
 
@@ -75,6 +80,11 @@ class Client::Impl {
 
   const Options& options() const { return options_; }
   std::shared_ptr<Store> store() const { return store_; }
+
+  void AttachIntervalController(std::unique_ptr<IntervalController> interval) {
+    interval_ = std::move(interval);
+  }
+  IntervalController& interval() { return *interval_; }
 
   Status Protect(const std::string& name, void* data, size_t bytes, ElementType type) {
     if (name.empty()) return Status::InvalidArgument("region name is empty");
@@ -122,6 +132,7 @@ class Client::Impl {
     PruneFinishedLocked();
     outstanding_.push_back(state);
     requests_.Push(Request{state, regions_, std::move(point).value()});
+    interval_->OnCheckpoint(step, Ticket(state));
     return Ticket(state);
   }
 
@@ -495,6 +506,9 @@ class Client::Impl {
   std::vector<std::shared_ptr<Ticket::State>> outstanding_;
   Status unreported_;
 
+  // Destroyed after the destructor's flush: closes the job's session.
+  std::unique_ptr<IntervalController> interval_;
+
   BlockingQueue<Request> requests_;
   BlockingQueue<WorkItem> work_;
   std::thread copier_;
@@ -523,8 +537,12 @@ Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
   if (!pool.ok()) return pool.status();
   auto writer = CheckpointWriter::Create(*store, options);
   if (!writer.ok()) return writer.status();
-  auto impl = std::make_unique<Impl>(options, std::move(store).value(), std::move(pool).value(),
+  std::shared_ptr<Store> opened = std::move(store).value();
+  auto interval = IntervalController::Open(options, opened, opened->rep()->env());
+  if (!interval.ok()) return interval.status();
+  auto impl = std::make_unique<Impl>(options, opened, std::move(pool).value(),
                                      std::move(writer).value(), NewDefaultCopyEngine());
+  impl->AttachIntervalController(std::move(interval).value());
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -546,14 +564,20 @@ Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) {
   return impl_->Checkpoint(step, stream);
 }
 Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
-  return daemon_ ? daemon_->Restore(step) : impl_->Restore(step);
+  if (daemon_) return daemon_->Restore(step);
+  Result<uint64_t> restored = impl_->Restore(step);
+  if (restored.ok()) impl_->interval().OnRestored(*restored);
+  return restored;
 }
 std::optional<uint64_t> Client::latest_step() const {
   return daemon_ ? daemon_->LatestStep() : impl_->LatestStep();
 }
 bool Client::should_checkpoint(uint64_t step) const {
-  const uint64_t every = options().checkpoint_every_steps;
-  return every > 0 && step > 0 && step % every == 0;
+  if (daemon_) {  // daemon mode: the fixed interval (the policy needs the store)
+    const uint64_t every = options().checkpoint_every_steps;
+    return every > 0 && step > 0 && step % every == 0;
+  }
+  return impl_->interval().ShouldCheckpoint(step);
 }
 Status Client::flush() { return daemon_ ? daemon_->Flush() : impl_->Flush(); }
 const Options& Client::options() const { return daemon_ ? daemon_->options() : impl_->options(); }

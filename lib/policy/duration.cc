@@ -47,7 +47,11 @@ Result<double> ParseDuration(std::string_view text) {
 std::string FormatDuration(double seconds) {
   char buf[64];
   if (std::isnan(seconds)) return "n/a";
-  if (seconds < 120) {
+  if (seconds < 1e-3) {
+    std::snprintf(buf, sizeof(buf), "%.0f us", seconds * 1e6);
+  } else if (seconds < 1) {
+    std::snprintf(buf, sizeof(buf), "%.1f ms", seconds * 1e3);
+  } else if (seconds < 120) {
     std::snprintf(buf, sizeof(buf), "%.1f s", seconds);
   } else if (seconds < 7200) {
     std::snprintf(buf, sizeof(buf), "%.1f min", seconds / 60.0);

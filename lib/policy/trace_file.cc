@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "ckpt/policy.h"
 #include "policy/trace.h"
 
 namespace ckpt::policy {
@@ -79,5 +80,17 @@ void Dequantize(Trace* trace, uint64_t seed) {
   std::uniform_real_distribution<double> within(0.0, trace->resolution_s);
   for (double& t : trace->times_s) t += within(rng);
 }
+
+Result<std::vector<double>> ReadFailureTimes(const std::string& path, std::string_view format,
+                                             int system) {
+  Result<Trace> trace = Status::InvalidArgument("unknown trace format '" + std::string(format) +
+                                                "' (expected times or lanl)");
+  if (format == "times") trace = ReadTimesTrace(path);
+  if (format == "lanl") trace = ReadLanlTrace(path, system);
+  if (!trace.ok()) return trace.status();
+  return std::move(trace->times_s);
+}
+
+Result<double> ParseTimestamp(std::string_view text) { return ParseTimeValue(text); }
 
 }  // namespace ckpt::policy

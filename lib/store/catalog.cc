@@ -307,6 +307,31 @@ Result<std::vector<SegmentEntry>> Catalog::ListSegments() const {
   return out;
 }
 
+Result<std::optional<std::string>> Catalog::GetRecord(const std::string& key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "read catalog record");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Catalog::PutRecord(const std::string& key, const std::string& value, bool sync) {
+  if (read_only_) return Status::InvalidArgument("the store is open read-only");
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Put(wo, key, value), "write catalog record");
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Catalog::ScanRecords(
+    const std::string& prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  if (!it->status().ok()) return FromRocks(it->status(), "scan catalog records");
+  return out;
+}
+
 Result<RemovalOutcome> Catalog::Commit(const CommitRequest& request) {
   if (read_only_) return Status::FailedPrecondition("catalog is open read-only");
   std::lock_guard<std::mutex> lock(write_mu_);

@@ -5,6 +5,8 @@
 //   M <job> \0 <step BE64> manifest of one committed checkpoint
 //   C <hash 16 bytes>      location and reference count of one stored chunk
 //   S <segment id BE64>    a committed segment file and how many live chunks it holds
+//   H <job> \0 <time BE64> one failure of a job (lib/store/job_history.cc)
+//   J <job>                the job's profile: nodes, measured costs, session
 //
 // Every change that matters (a commit, a GC) is one WriteBatch written with
 // sync=true: after a crash either all of it is there or none of it.
@@ -79,6 +81,15 @@ class Catalog {
   Result<std::vector<Manifest>> ListManifests(const std::string& job) const;
   Result<std::optional<uint64_t>> LatestStep(const std::string& job) const;
   Result<std::vector<SegmentEntry>> ListSegments() const;
+
+  // Small records beside the checkpoints (failure history, job profiles;
+  // lib/store/job_history.cc gives them meaning). PutRecord fails with
+  // kInvalidArgument on a read-only catalog.
+  Result<std::optional<std::string>> GetRecord(const std::string& key) const;
+  Status PutRecord(const std::string& key, const std::string& value, bool sync);
+  // Every record whose key starts with `prefix`, in key order.
+  Result<std::vector<std::pair<std::string, std::string>>> ScanRecords(
+      const std::string& prefix) const;
 
   // Makes a checkpoint visible atomically and durably. Replaces a manifest of
   // the same job and step (whose chunks may then be freed: see the outcome).

@@ -12,6 +12,7 @@
 #include "ckpt/store.h"
 #include "store/chunk_record.h"
 #include "store/store_rep.h"
+#include "store/job_history.h"
 #include "util/file_util.h"
 
 namespace ckpt {
@@ -384,6 +385,117 @@ Result<GcResult> Store::Gc(const std::string& job, const GcOptions& options) {
     result.freed_bytes = rep_->DeleteSegments(outcome->dead_segments);
   }
   return result;
+}
+
+}  // namespace ckpt
+
+// ---- failure history and job profiles ----
+
+namespace ckpt {
+
+Status Store::Rep::UpdateJobProfile(const std::string& job,
+                                    const std::function<void(JobProfile*)>& update) {
+  CKPT_RETURN_IF_ERROR(ValidateJobName(job));
+  if (catalog_->read_only()) return Status::InvalidArgument("the store is open read-only");
+  std::lock_guard<std::mutex> lock(profile_mu_);
+  auto stored = catalog_->GetRecord(JobProfileKey(job));
+  if (!stored.ok()) return stored.status();
+  JobProfile profile;
+  if (stored->has_value()) {
+    auto decoded = DecodeJobProfile(job, **stored);
+    if (!decoded.ok()) return decoded.status();
+    profile = std::move(decoded).value();
+  } else {
+    profile.job = job;
+    profile.first_seen_unix_us = env_->NowUnixMicros();
+  }
+  update(&profile);
+  return catalog_->PutRecord(JobProfileKey(job), EncodeJobProfile(profile), /*sync=*/false);
+}
+
+Result<std::optional<FailureEvent>> Store::Rep::BeginSession(const std::string& job,
+                                                             uint64_t nodes) {
+  bool died = false;
+  int64_t last_alive = 0;
+  bool first_here = false;
+  {
+    std::lock_guard<std::mutex> lock(profile_mu_);
+    first_here = open_sessions_[job]++ == 0;
+  }
+  Status s = UpdateJobProfile(job, [&](JobProfile* p) {
+    died = first_here && p->session_open;
+    last_alive = p->last_alive_unix_us > 0 ? p->last_alive_unix_us : p->first_seen_unix_us;
+    p->session_open = true;
+    p->last_alive_unix_us = env_->NowUnixMicros();
+    if (nodes > 0) p->nodes = nodes;
+  });
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(profile_mu_);
+    --open_sessions_[job];
+    return s;
+  }
+  if (!died) return std::optional<FailureEvent>();
+  FailureEvent event{job, last_alive, FailureSource::kClient,
+                     "the previous session of the job ended without closing its client "
+                     "(killed or crashed); the time is its last sign of life"};
+  s = RecordFailure(event);
+  // The same microsecond recorded already (e.g. by ckptd): one failure, not two.
+  if (!s.ok() && s.code() != Status::Code::kAlreadyExists) return s;
+  return std::optional<FailureEvent>(std::move(event));
+}
+
+Status Store::Rep::EndSession(const std::string& job) {
+  {
+    std::lock_guard<std::mutex> lock(profile_mu_);
+    if (--open_sessions_[job] > 0) return Status::OK();
+    open_sessions_.erase(job);
+  }
+  return UpdateJobProfile(job, [&](JobProfile* p) {
+    p->session_open = false;
+    p->last_alive_unix_us = env_->NowUnixMicros();
+  });
+}
+
+Status Store::Rep::RecordFailure(const FailureEvent& event) {
+  CKPT_RETURN_IF_ERROR(ValidateFailure(event));
+  if (catalog_->read_only()) return Status::InvalidArgument("the store is open read-only");
+  const std::string key = FailureKey(event.job, event.time_unix_us);
+  std::lock_guard<std::mutex> lock(profile_mu_);
+  auto existing = catalog_->GetRecord(key);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value())
+    return Status::AlreadyExists("job " + event.job + " has a failure recorded at " +
+                                 std::to_string(event.time_unix_us) + " us already");
+  return catalog_->PutRecord(key, EncodeFailure(event), /*sync=*/true);
+}
+
+Status Store::RecordFailure(const FailureEvent& event) { return rep_->RecordFailure(event); }
+
+Result<std::vector<FailureEvent>> Store::ListFailures(const std::string& job) const {
+  if (!job.empty()) CKPT_RETURN_IF_ERROR(ValidateJobName(job));
+  auto records = rep_->catalog().ScanRecords(FailurePrefix(job));
+  if (!records.ok()) return records.status();
+  std::vector<FailureEvent> out;
+  out.reserve(records->size());
+  for (const auto& [key, value] : *records) {
+    auto e = DecodeFailure(key, value);
+    if (!e.ok()) return e.status();
+    out.push_back(std::move(e).value());
+  }
+  return out;
+}
+
+Result<JobProfile> Store::GetJobProfile(const std::string& job) const {
+  CKPT_RETURN_IF_ERROR(ValidateJobName(job));
+  auto stored = rep_->catalog().GetRecord(JobProfileKey(job));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return Status::NotFound("the store has no profile of job " + job);
+  return DecodeJobProfile(job, **stored);
+}
+
+Status Store::UpdateJobProfile(const std::string& job,
+                               const std::function<void(JobProfile*)>& update) {
+  return rep_->UpdateJobProfile(job, update);
 }
 
 }  // namespace ckpt

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +58,22 @@ class Store::Rep {
   // it never frees a chunk that a checkpoint in flight has chosen to reuse.
   std::shared_mutex& gc_mutex() { return gc_mu_; }
 
+  // Read-modify-write of a job profile under profile_mu_ (Store::UpdateJobProfile).
+  Status UpdateJobProfile(const std::string& job, const std::function<void(JobProfile*)>& update);
+
+  // A client of `job` opens: marks the session open in the job's profile
+  // and records `nodes` (when > 0). When the profile says a session is open
+  // but no client in this process has one, the previous session died without
+  // closing: that failure is recorded (source kClient, at the session's last
+  // sign of life) and returned.
+  Result<std::optional<FailureEvent>> BeginSession(const std::string& job, uint64_t nodes);
+  // The session's client was destroyed: the session is closed when it was
+  // the last one of the job in this process.
+  Status EndSession(const std::string& job);
+
+  // Store::RecordFailure.
+  Status RecordFailure(const FailureEvent& event);
+
  private:
   // An open segment file; closed when the last reader lets go of it, so GC
   // never closes a descriptor under a concurrent read.
@@ -74,6 +92,8 @@ class Store::Rep {
   std::unique_ptr<Catalog> catalog_;
   std::atomic<uint64_t> next_segment_id_{1};
   std::shared_mutex gc_mu_;
+  std::mutex profile_mu_;
+  std::map<std::string, int> open_sessions_;  // job -> clients with a session, under profile_mu_
   mutable std::mutex fd_mu_;
   mutable std::map<uint64_t, std::shared_ptr<OpenFile>> files_;
 };

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 
 #include "ckpt/env.h"
 #include "util/file_util.h"
@@ -114,6 +115,12 @@ class UringEnv final : public Env {
 };
 
 }  // namespace
+
+int64_t Env::NowUnixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 Env* Env::Default() {
   static Env* env = new UringEnv();  // intentionally leaked: used until exit

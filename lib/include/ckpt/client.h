@@ -208,8 +208,17 @@ class Client {
   // Newest committed step of this job, if any.
   std::optional<uint64_t> latest_step() const;
 
-  // True when the configured policy says to checkpoint after `step`
-  // (here: every Options::checkpoint_every_steps steps).
+  // True when it is time to checkpoint at `step`. Call it once per step, at
+  // the same point of every step: its calls are the step boundaries from
+  // which the client measures the step time and the checkpoint cost C (how
+  // much longer the steps overlapping a checkpoint took than clean steps),
+  // and, after a restore, the restart cost R; it saves them in the job's
+  // profile in the store (Store::GetJobProfile). With
+  // Options::checkpoint_every_steps: every that many steps. With
+  // Options::interval_policy: once the policy's interval (seconds, from the
+  // job's failure history and measured C and R) has passed since the last
+  // checkpoint, converted to steps with the measured step time; false until
+  // the step time is known (two calls). Neither: false.
   bool should_checkpoint(uint64_t step) const;
 
   // Waits until every requested checkpoint is durable or failed; returns the

@@ -67,6 +67,10 @@ class Env {
   virtual Status SyncDir(const std::string& dir) = 0;
 
   virtual Status RemoveFile(const std::string& path) = 0;
+
+  // Wall-clock time in microseconds since the Unix epoch: failure times and
+  // the client's cost measurements. Tests override it to control time.
+  virtual int64_t NowUnixMicros();
 };
 
 }  // namespace ckpt

@@ -4,7 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include "ckpt/policy.h"
 
 namespace ckpt {
 
@@ -67,8 +70,20 @@ struct Options {
   size_t staging_bytes = size_t{256} << 20;
 
   // should_checkpoint(step) is true every this many steps; 0 = never.
-  // Default: 0.
+  // Default: 0. Exclusive with interval_policy.
   uint64_t checkpoint_every_steps = 0;
+
+  // When set, should_checkpoint() follows this interval policy
+  // (ckpt/policy.h) on the job's failure history and measured costs kept in
+  // the store, converting its interval from seconds to steps with the
+  // measured step time (docs/policy.md, "In the client"). Exclusive with
+  // checkpoint_every_steps. Default: unset.
+  std::optional<policy::PolicyConfig> interval_policy;
+
+  // Nodes the job runs on, recorded in the job's profile for `ckpt policy
+  // --store` (whose prior is per node). 0 = leave the recorded count as is.
+  // Default: 0.
+  uint64_t nodes = 0;
 
   // Options for opening the store (read_only is ignored: a client writes).
   StoreOptions store;
@@ -85,7 +100,9 @@ struct Options {
   // to the daemon listening there (docs/operations.md): the daemon's store is
   // written, store_dir, store and shared_store are ignored, and the staging
   // pool of staging_bytes is shared memory the daemon creates (clamped to the
-  // daemon's max-staging-bytes).
+  // daemon's max-staging-bytes). The daemon records the job's failures in
+  // its store; interval_policy is not available in this mode yet
+  // (kUnsupported): use checkpoint_every_steps.
   std::string daemon_socket;
 };
 

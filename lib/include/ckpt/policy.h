@@ -224,13 +224,30 @@ class IntervalPolicy {
   virtual FailureModel model() const = 0;
 };
 
+// ---------------------------------------------------------------- traces ---
+
+// The failure times in a trace file, in seconds since the Unix epoch,
+// ascending, failures at the same time counted once. format "times": CSV
+// with a header holding a `time` column, one failure per line (ISO 8601 or
+// epoch seconds); "lanl": the LANL LA-UR-05-7318 release, the records of
+// `system`. xz-compressed files are read as well. NotFound for a missing
+// file or system, InvalidArgument for an unknown format, Corruption for a
+// malformed file (naming the line).
+Result<std::vector<double>> ReadFailureTimes(const std::string& path, std::string_view format,
+                                             int system = 0);
+
+// One timestamp as `times` files write it: ISO 8601 ("2026-11-25T06:28:00Z",
+// "2026-11-25 06:28", offsets "+02:00"; no zone means UTC) or seconds since
+// the epoch ("1764052080").
+Result<double> ParseTimestamp(std::string_view text);
+
 // ------------------------------------------------------------- durations ---
 
 // "90s", "5m", "3h", "2d", "1.5h", "0.25d"; a plain number is seconds. No
 // sign, no spaces, finite. InvalidArgument with the text quoted otherwise.
 Result<double> ParseDuration(std::string_view text);
 
-// Short human form: "45 s", "12.5 min", "3.20 h", "2.50 d".
+// Short human form: "250 us", "17.2 ms", "45.0 s", "12.5 min", "3.20 h", "2.50 d".
 std::string FormatDuration(double seconds);
 
 }  // namespace ckpt::policy

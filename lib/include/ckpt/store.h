@@ -63,6 +63,53 @@ struct ChunkFault {
   std::string ToString() const;
 };
 
+// Where a failure event came from.
+enum class FailureSource : uint8_t {
+  kReported = 1,  // `ckpt failure add`, or Store::RecordFailure by the user
+  kDaemon = 2,    // ckptd: a client's session ended without a clean close
+  kImported = 3,  // `ckpt failure import` from a failure trace
+  kClient = 4,    // a client found the job's previous session never closed
+};
+// "reported", "daemon", "imported", "client".
+const char* FailureSourceName(FailureSource source);
+
+// One failure of a job: the input of the interval policy.
+struct FailureEvent {
+  std::string job;
+  int64_t time_unix_us = 0;  // when it failed (> 0)
+  FailureSource source = FailureSource::kReported;
+  std::string cause;  // free text, at most kMaxFailureCauseBytes
+};
+inline constexpr size_t kMaxFailureCauseBytes = 4096;
+
+// A measured cost, summarized as it is measured.
+struct CostSummary {
+  uint64_t samples = 0;
+  // Exponentially weighted mean: sample n has weight 1/min(n, 16), so the
+  // first samples average plainly and later the mean follows recent ones.
+  double mean_s = 0;
+  double last_s = 0;
+};
+
+// What the store knows about a job besides its checkpoints (kept for the
+// interval policy: `ckpt policy --store`, Client::should_checkpoint).
+struct JobProfile {
+  std::string job;
+  uint64_t nodes = 0;               // nodes the job runs on; 0 = never said
+  int64_t first_seen_unix_us = 0;   // failures are observed from here on
+  CostSummary checkpoint_cost;      // C: how much one checkpoint slows the job
+  CostSummary restart_cost;         // R: from a failure to training again
+  double step_s = 0;                // the job's last measured time per step
+  // A client of the job has it open (set when a client opens, cleared when
+  // it is destroyed). Found set by the next client: the previous session
+  // died without closing, which is recorded as a failure.
+  bool session_open = false;
+  int64_t last_alive_unix_us = 0;   // the session's last sign of life
+};
+
+// Adds one sample to a summary (the weighting described in CostSummary).
+void AddCostSample(CostSummary* summary, double seconds);
+
 struct GcOptions {
   uint64_t keep_last = 1;   // keep the newest N checkpoints (at least 1)
   uint64_t keep_every = 0;  // also keep every step divisible by K; 0 = none
@@ -122,6 +169,28 @@ class Store {
   // Retention for one job. Never removes a chunk that a kept checkpoint (of
   // any job) references; deletes segment files once nothing in them is live.
   Result<GcResult> Gc(const std::string& job, const GcOptions& options);
+
+  // ---- failure history and job profiles (docs/policy.md) ----
+
+  // Records a failure, synced. kInvalidArgument for a bad job name, a time
+  // <= 0, a cause over kMaxFailureCauseBytes or a read-only store;
+  // kAlreadyExists when the job already has a failure at that microsecond
+  // (so importing the same trace twice adds nothing).
+  Status RecordFailure(const FailureEvent& event);
+
+  // Failures of `job` (every job when empty), oldest first (sorted by job
+  // first when listing every job).
+  Result<std::vector<FailureEvent>> ListFailures(const std::string& job = "") const;
+
+  // kNotFound when the store has no profile of the job.
+  Result<JobProfile> GetJobProfile(const std::string& job) const;
+
+  // Read-modify-write of a job's profile, serialized with every other update
+  // through this Store; a missing profile starts empty with first_seen =
+  // now. Not synced: a profile update lost to a power cut costs one sample.
+  // kInvalidArgument on a read-only store or a bad job name.
+  Status UpdateJobProfile(const std::string& job,
+                          const std::function<void(JobProfile*)>& update);
 
   class Rep;
   Rep* rep() const { return rep_.get(); }
