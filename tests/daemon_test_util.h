@@ -31,6 +31,7 @@ class DaemonProcess {
  public:
   DaemonProcess(const std::string& store, const std::string& socket, std::vector<std::string> extra = {})
       : store_(store), socket_(socket), log_(socket + ".log") {
+    // `socket` must be where the daemon listens, also when set by a config file.
     Start(extra);
   }
   ~DaemonProcess() {
@@ -42,7 +43,9 @@ class DaemonProcess {
 
   void Start(std::vector<std::string> extra = {}) {
     const std::string bin = std::string(CKPT_BIN_DIR) + "/ckptd";
-    std::vector<std::string> words = {bin, "--store", store_, "--socket", socket_, "--log-level", "debug"};
+    // An empty store: everything comes from `extra` (e.g. --config FILE).
+    std::vector<std::string> words = {bin};
+    if (!store_.empty()) words.insert(words.end(), {"--store", store_, "--socket", socket_, "--log-level", "debug"});
     words.insert(words.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
