@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ckpt/client.h"
+#include "ckpt/policy.h"
 #include "mlp_model.h"
 #ifdef CKPT_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -43,6 +44,7 @@ struct Flags {
   std::string job;
   uint64_t steps = 0;
   uint64_t ckpt_every = 0;
+  std::string ckpt_policy;
   uint64_t model_mb = 0;
   uint64_t frozen_mb = 0;
   bool resume = false;
@@ -71,6 +73,9 @@ Flags ParseFlags(int argc, char** argv) {
       ("job", po::value(&f.job)->default_value("example"), "job name")
       ("steps", po::value(&f.steps)->default_value(300), "optimizer steps to train in total")
       ("ckpt-every", po::value(&f.ckpt_every)->default_value(50), "checkpoint every K steps (0 = never)")
+      ("ckpt-policy", po::value(&f.ckpt_policy),
+       "instead of --ckpt-every: checkpoint when this interval policy says so (young, daly, "
+       "optimal or hazard), from the job's failure history and measured costs in the store")
       ("model-mb", po::value(&f.model_mb)->default_value(64),
        "MiB of trainable state: weights plus both Adam moments")
       ("frozen-mb", po::value(&f.frozen_mb)->default_value(0),
@@ -106,6 +111,15 @@ Flags ParseFlags(int argc, char** argv) {
   if (f.compression != "zstd" && f.compression != "off") {
     std::cerr << "example-train: --compression must be zstd or off, not '" << f.compression << "'\n";
     std::exit(2);
+  }
+  if (!f.ckpt_policy.empty()) {
+    auto kind = ckpt::policy::ParsePolicyKind(f.ckpt_policy);
+    if (!kind.ok() || *kind == ckpt::policy::PolicyKind::kFixed) {
+      std::cerr << "example-train: --ckpt-policy must be young, daly, optimal or hazard, not '"
+                << f.ckpt_policy << "'\n";
+      std::exit(2);
+    }
+    f.ckpt_every = 0;
   }
   if (f.device != "host" && f.device != "cuda") {
     std::cerr << "example-train: --device must be host or cuda, not '" << f.device << "'\n";
@@ -275,6 +289,11 @@ int main(int argc, char** argv) {
   options.compression = flags.compression == "off" ? ckpt::Compression::kOff : ckpt::Compression::kZstd;
   options.checkpoint_every_steps = flags.ckpt_every;
   options.daemon_socket = flags.daemon;  // empty: the engine runs embedded
+  if (!flags.ckpt_policy.empty()) {
+    ckpt::policy::PolicyConfig policy;  // default prior: job MTBF 1 day
+    policy.kind = ckpt::policy::ParsePolicyKind(flags.ckpt_policy).value();
+    options.interval_policy = std::make_shared<ckpt::policy::PolicyConfig>(policy);
+  }
   auto opened = ckpt::Client::Open(options);
   if (!opened.ok()) return Fail("cannot open the store", opened.status());
   std::unique_ptr<ckpt::Client> client = std::move(opened).value();

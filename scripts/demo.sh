@@ -229,6 +229,24 @@ rc=0
 [[ $rc -eq 0 ]] || fail "the undamaged store $S2 no longer verifies (exit $rc)"
 echo "the original store $S2 still verifies"
 
+# ---- h) the kill is in the job's failure history --------------------------------
+section "h) the kill is a failure in the job's history; the interval it suggests"
+FAILURES_JSON="$DEMO/failures.json"
+echo "+ $BIN/ckpt failure ls --store $S2 --job $JOB --json > $FAILURES_JSON"
+"$BIN/ckpt" failure ls --store "$S2" --job "$JOB" --json > "$FAILURES_JSON" ||
+  fail "ckpt failure ls exited $?"
+python3 - "$FAILURES_JSON" <<'PY' || fail "the kill is not in the failure history"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+found = [f for f in doc["failures"] if f["source"] == "client"]
+if len(found) != 1:
+    sys.exit(f"expected one failure detected by the client, got {doc['failures']!r}")
+cost = doc.get("profile", {}).get("checkpoint_cost", {})
+print(f"failure detected at restart: {found[0]['time']} ({found[0]['cause'][:60]}...)")
+print(f"measured: checkpoint cost C {cost.get('mean_s', 0):.4f} s over {cost.get('samples', 0)} checkpoints")
+PY
+run "$BIN/ckpt" policy --store "$S2" --job "$JOB" || fail "ckpt policy --store exited $?"
+
 end_section
 echo
 echo "DEMO PASSED in $(elapsed "$DEMO_START") s: kill at step $FAIL_AT, resume from step" \

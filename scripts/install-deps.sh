@@ -26,6 +26,14 @@ PACKAGES=(
   libclang-rt-14-dev
   # Not a build dependency: scripts/demo.sh checks `ckpt ls --json` with it.
   python3
+  # The Python package (python/, optional at configure time): pybind11 and the
+  # interpreter's headers to build it; torch and pytest for its tests
+  # (ctest python.pytest) and examples/pytorch_train.py.
+  python3-dev
+  pybind11-dev
+  python3-pybind11
+  python3-torch
+  python3-pytest
 )
 
 # Optional: numpy and safetensors for the check of `ckpt export --format

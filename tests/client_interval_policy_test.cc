@@ -51,7 +51,7 @@ class ClientIntervalPolicy : public ::testing::Test {
     o.chunk_bytes = size_t{64} << 10;
     o.staging_bytes = size_t{256} << 10;
     o.store.env = &clock_;
-    o.interval_policy = std::move(config);
+    if (config) o.interval_policy = std::make_shared<policy::PolicyConfig>(*config);
     return o;
   }
 
@@ -220,7 +220,7 @@ TEST_F(ClientIntervalPolicy, PolicyAndFixedStepsTogetherAreRefused) {
   auto c = Client::Open(o);
   EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument) << c.status().ToString();
   o.checkpoint_every_steps = 0;
-  o.interval_policy->fixed_interval_s = -1;
+  o.interval_policy = std::make_shared<policy::PolicyConfig>(Fixed(-1));
   EXPECT_EQ(Client::Open(o).status().code(), Status::Code::kInvalidArgument);
 }
 

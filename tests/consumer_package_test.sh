@@ -87,4 +87,30 @@ cc -std=c99 -Wall -Wextra -Wpedantic -Werror $FLAGS \
   $(pkg-config --cflags --libs ckpt) -Wl,-rpath,"$LIBDIR" || fail "building consumer_c failed"
 "$WORK/consumer_c" "$WORK/store-c"
 
+# The Python package, when the build has it (python/CMakeLists.txt): the
+# installed copy imports from its site-packages directory and round-trips a
+# buffer (numpy when the interpreter has it, else a skip line).
+PYPKG=$(find "$PREFIX" -path '*-packages/ckpt/__init__.py' -print -quit)
+if [[ -n $PYPKG ]]; then
+  step "import the installed Python package"
+  SITE=$(dirname "$(dirname "$PYPKG")")
+  (cd "$WORK" && PYTHONPATH=$SITE /usr/bin/python3 - "$WORK/store-py" <<'PY') || fail "the installed Python package does not work"
+import sys
+import ckpt
+assert ckpt.__file__.startswith(sys.path[0]) or "-packages" in ckpt.__file__, ckpt.__file__
+try:
+    import numpy as np
+except ImportError:
+    print("numpy missing: import checked only")
+    sys.exit(0)
+a = np.arange(1000, dtype=np.float32)
+with ckpt.Client(store=sys.argv[1], job="py") as c:
+    c.protect("a", a)
+    c.checkpoint(1).wait_durable()
+    a[:] = 0
+    assert c.restore() == 1 and np.array_equal(a, np.arange(1000, dtype=np.float32))
+print("installed ckpt Python package:", ckpt.__file__)
+PY
+fi
+
 echo "consumer_package_test: PASS (shared, static and C consumers against the installed package)"

@@ -357,5 +357,39 @@ TEST(CkptCliExport, RegionNamedMetadataCannotBeExported) {
   EXPECT_TRUE(fs::is_empty(out.path()));
 }
 
+// Shapes given to protect() are the tensors' shapes in the file (a scalar is
+// []); a region protected without one is one-dimensional.
+TEST(CkptCliExport, RecordedShapesAreTheTensorShapes) {
+  ScratchDir dir;
+  std::vector<float> matrix(24 * 5, 1.5f);
+  int64_t scalar = 7;
+  std::vector<uint16_t> flat(300, 3);
+  {
+    Options o;
+    o.store_dir = dir.path();
+    o.job = "shaped";
+    o.chunk_bytes = kChunk;
+    auto c = Client::Open(o);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    ASSERT_TRUE((*c)->protect("matrix", matrix.data(), matrix.size() * 4, ElementType::kFloat32,
+                              Shape{2, 12, 5}).ok());
+    ASSERT_TRUE((*c)->protect("scalar", &scalar, 8, ElementType::kInt64, Shape{}).ok());
+    ASSERT_TRUE((*c)->protect("flat", flat.data(), flat.size() * 2, ElementType::kBFloat16).ok());
+    auto t = (*c)->checkpoint(3);
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t->wait_durable().ok());
+  }
+  ScratchDir out;
+  std::vector<std::string> args = {"export", "--store", dir.path(), "--job", "shaped", "--format",
+                                   "safetensors", "--out", out.Sub("f")};
+  RunResult r = RunCkpt(args);
+  ASSERT_EQ(r.exit_code, 0) << Describe(args, r);
+  Safetensors st;
+  ASSERT_NO_FATAL_FAILURE(ParseSafetensors(out.Sub("f"), &st));
+  EXPECT_EQ(st.header["matrix"]["shape"], json::array({2, 12, 5}));
+  EXPECT_EQ(st.header["scalar"]["shape"], json::array());
+  EXPECT_EQ(st.header["flat"]["shape"], json::array({300}));
+}
+
 }  // namespace
 }  // namespace ckpt

@@ -5,7 +5,9 @@
 
 #include <string>
 
+#include "ckpt/client.h"
 #include "test_util.h"
+#include "util/coding.h"
 
 namespace ckpt {
 namespace {
@@ -61,7 +63,47 @@ void ExpectEqual(const Manifest& a, const Manifest& b) {
     EXPECT_EQ(a.regions[i].type, b.regions[i].type);
     EXPECT_EQ(a.regions[i].bytes, b.regions[i].bytes);
     EXPECT_EQ(a.regions[i].chunks, b.regions[i].chunks);
+    EXPECT_EQ(a.regions[i].shape, b.regions[i].shape);
   }
+  EXPECT_EQ(a.user_state, b.user_state);
+}
+
+// Sample() with shapes on two regions (one a scalar) and a user state with
+// bytes JSON would not allow.
+Manifest ShapedSample() {
+  Manifest m = Sample();
+  m.regions[1].shape = Shape{128, 256};  // 64 KiB of bf16
+  m.regions[3].shape = Shape{};          // a scalar of 8 bytes
+  m.regions[3].type = ElementType::kInt64;
+  static constexpr char kState[] = "{\"step\": 150}\0\xff";
+  m.user_state = std::string(kState, sizeof(kState) - 1);
+  return m;
+}
+
+// The version 1 layout (no shapes, no user state), as ckpt 0.1 wrote it.
+std::string EncodeVersion1(const Manifest& m) {
+  using namespace coding;
+  std::string out;
+  PutU8(&out, 1);
+  PutBytes(&out, m.job);
+  PutU64(&out, m.step);
+  PutU64(&out, static_cast<uint64_t>(m.created_unix_ms));
+  PutU8(&out, m.parent_step.has_value() ? 1 : 0);
+  PutU64(&out, m.parent_step.value_or(0));
+  PutU64(&out, m.chunk_bytes);
+  PutU64(&out, m.logical_bytes);
+  PutU64(&out, m.written_bytes);
+  PutU64(&out, m.new_chunks);
+  PutU32(&out, static_cast<uint32_t>(m.regions.size()));
+  for (const auto& r : m.regions) {
+    PutBytes(&out, r.name);
+    PutU8(&out, static_cast<uint8_t>(r.type));
+    PutU64(&out, r.bytes);
+    PutU32(&out, static_cast<uint32_t>(r.chunks.size()));
+    for (const auto& h : r.chunks) out.append(h.view());
+  }
+  PutU64(&out, Checksum64(out.data(), out.size()));
+  return out;
 }
 
 TEST(Manifest, RoundTripsSeveralRegions) {
@@ -149,6 +191,66 @@ TEST(Manifest, TrailingBytesAreCorruption) {
 TEST(Manifest, NewerVersionIsUnsupported) {
   const std::string bytes =
       Resealed(EncodeManifest(Sample()), "", static_cast<char>(kManifestVersion + 1));
+  EXPECT_EQ(DecodeManifest(bytes).status().code(), Status::Code::kUnsupported);
+}
+
+TEST(Manifest, RoundTripsShapesAndUserState) {
+  const Manifest m = ShapedSample();
+  auto back = DecodeManifest(EncodeManifest(m));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ExpectEqual(m, *back);
+  EXPECT_FALSE(back->regions[0].shape.has_value());
+  ASSERT_TRUE(back->regions[3].shape.has_value());
+  EXPECT_TRUE(back->regions[3].shape->empty());  // scalar, not "no shape"
+  const CheckpointInfo info = back->Info();
+  EXPECT_EQ(info.user_state, m.user_state);
+  EXPECT_EQ(info.regions[1].shape, (Shape{128, 256}));
+}
+
+TEST(Manifest, Version1StillDecodes) {
+  Manifest m = Sample();
+  auto back = DecodeManifest(EncodeVersion1(m));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ExpectEqual(m, *back);  // no shapes, empty user state
+}
+
+TEST(Manifest, EveryTruncationOfAShapedManifestIsCorruption) {
+  const std::string bytes = EncodeManifest(ShapedSample());
+  for (size_t keep = 0; keep < bytes.size(); ++keep) {
+    auto back = DecodeManifest(std::string_view(bytes).substr(0, keep));
+    ASSERT_FALSE(back.ok()) << "kept " << keep;
+    EXPECT_EQ(back.status().code(), Status::Code::kCorruption) << "kept " << keep;
+  }
+}
+
+TEST(Manifest, ShapeNotFittingTheRegionIsCorruption) {
+  Manifest m = ShapedSample();
+  m.regions[1].shape = Shape{128, 255};
+  auto back = DecodeManifest(EncodeManifest(m));
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(back.status().message().find("adam.m"), std::string::npos) << back.status().ToString();
+
+  m.regions[1].shape = Shape{uint64_t{1} << 40, uint64_t{1} << 40, 4};  // overflows 64 bits
+  EXPECT_EQ(DecodeManifest(EncodeManifest(m)).status().code(), Status::Code::kCorruption);
+}
+
+TEST(Manifest, UserStateOverTheLimitIsCorruption) {
+  Manifest m = Sample();
+  m.user_state = std::string(kMaxUserStateBytes + 1, 'x');
+  auto back = DecodeManifest(EncodeManifest(m));
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(back.status().message().find("user state"), std::string::npos) << back.status().ToString();
+
+  m.user_state.pop_back();  // exactly the limit
+  auto at_limit = DecodeManifest(EncodeManifest(m));
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_EQ(at_limit->user_state.size(), kMaxUserStateBytes);
+}
+
+TEST(Manifest, VersionZeroIsUnsupported) {
+  const std::string bytes = Resealed(EncodeManifest(Sample()), "", 0);
   EXPECT_EQ(DecodeManifest(bytes).status().code(), Status::Code::kUnsupported);
 }
 

@@ -7,9 +7,11 @@
 //                ..., "__metadata__": {"job": "...", "step": "...", ...}}
 //               padded with spaces so that the data starts 8-byte aligned
 //   the data    every tensor's bytes, back to back; offsets relative to here
-// A region becomes a tensor of its name. Only the element type of a region is
-// recorded, so the shape is one-dimensional: [bytes / element size]; opaque
-// `bytes` regions become U8. Tensors are laid out by falling element size
+// A region becomes a tensor of its name, with the shape recorded when it was
+// protected (Client::protect with a Shape, as the Python package does for
+// every tensor); a region without one (older checkpoints, protect() without
+// a shape) is one-dimensional: [bytes / element size]. Opaque `bytes`
+// regions become U8. Tensors are laid out by falling element size
 // (stable within a size) so that each one starts aligned to its element size
 // without gaps, which the format does not allow.
 #include <fcntl.h>
@@ -43,7 +45,8 @@ const CommandSpec kSpec = {
     "writes it to FILE in the given format. Formats:\n"
     "  safetensors  one tensor per region, named as the region, with the region's\n"
     "               element type (F16 BF16 F32 F64 I8 U8 I16 U16 I32 U32 I64 U64;\n"
-    "               'bytes' regions as U8) and shape [bytes / element size];\n"
+    "               'bytes' regions as U8) and recorded shape ([bytes / element\n"
+    "               size] for a region saved without one);\n"
     "               __metadata__ holds job, step, created, ckpt_version and\n"
     "               ckpt_region_types (JSON: region name -> ckpt element type).\n"
     "A damaged checkpoint is not exported: the error names the bad chunks and the\n"
@@ -138,8 +141,14 @@ Result<std::string> SafetensorsHeader(const CheckpointInfo& info,
                                 std::string(ElementTypeName(region.type)) +
                                 ", which is no whole number of elements");
     }
+    nlohmann::ordered_json shape = nlohmann::ordered_json::array();
+    if (region.shape) {
+      for (uint64_t d : *region.shape) shape.push_back(d);
+    } else {
+      shape.push_back(region.bytes / element);
+    }
     header[region.name] = {{"dtype", dtype},
-                           {"shape", {region.bytes / element}},
+                           {"shape", shape},
                            {"data_offsets", {p.begin, p.begin + region.bytes}}};
   }
   std::string text = header.dump();

@@ -18,17 +18,20 @@ const CommandSpec kSpec = {
     "Lists the committed checkpoints of a store (of one job with --job), oldest\n"
     "step first: job, step, commit time (UTC), logical size, bytes newly written,\n"
     "and chunks referenced. --json prints an array of objects instead, with the\n"
-    "parent step and the regions (name, type, bytes) of each checkpoint.",
+    "parent step, the size of the user state and the regions (name, type, bytes,\n"
+    "chunks, and shape when one was recorded) of each checkpoint.",
     "  0  success (also when there are no checkpoints)\n",
 };
 
 nlohmann::ordered_json ToJson(const CheckpointInfo& info) {
   nlohmann::ordered_json regions = nlohmann::ordered_json::array();
   for (const RegionInfo& region : info.regions) {
-    regions.push_back({{"name", region.name},
-                       {"type", std::string(ElementTypeName(region.type))},
-                       {"bytes", region.bytes},
-                       {"chunks", region.chunks}});
+    nlohmann::ordered_json r = {{"name", region.name},
+                                {"type", std::string(ElementTypeName(region.type))},
+                                {"bytes", region.bytes},
+                                {"chunks", region.chunks}};
+    if (region.shape) r["shape"] = *region.shape;
+    regions.push_back(std::move(r));
   }
   nlohmann::ordered_json parent = nullptr;
   if (info.parent_step.has_value()) parent = *info.parent_step;
@@ -42,6 +45,7 @@ nlohmann::ordered_json ToJson(const CheckpointInfo& info) {
           {"written_bytes", info.written_bytes},
           {"chunks", info.chunks},
           {"new_chunks", info.new_chunks},
+          {"user_state_bytes", info.user_state.size()},
           {"regions", regions}};
 }
 

@@ -231,8 +231,11 @@ ckpt_client_t* ckpt_client_open(const ckpt_options_t* options, char** errptr) {
 
 void ckpt_client_close(ckpt_client_t* client) { delete client; }
 
-void ckpt_client_protect(ckpt_client_t* client, const char* name, void* data, size_t bytes,
-                         int type, char** errptr) {
+namespace {
+
+// ckpt_client_protect and ckpt_client_protect_shaped; no shape when dims is null and rank 0.
+void ProtectRegion(ckpt_client_t* client, const char* name, void* data, size_t bytes, int type,
+                   const uint64_t* dims, size_t rank, char** errptr) {
   GuardedVoid(errptr, [&] {
     if (client == nullptr) {
       SaveError(errptr, NullArgument("client"));
@@ -249,8 +252,31 @@ void ckpt_client_protect(ckpt_client_t* client, const char* name, void* data, si
                                                 std::to_string(type)));
       return;
     }
-    SaveError(errptr, client->rep->protect(name, data, bytes, *t));
+    if (dims == nullptr && rank > 0) {
+      SaveError(errptr, NullArgument("dims"));
+      return;
+    }
+    if (dims == nullptr) {
+      SaveError(errptr, client->rep->protect(name, data, bytes, *t));
+    } else {
+      SaveError(errptr, client->rep->protect(name, data, bytes, *t, ckpt::Shape(dims, dims + rank)));
+    }
   });
+}
+
+}  // namespace
+
+void ckpt_client_protect(ckpt_client_t* client, const char* name, void* data, size_t bytes,
+                         int type, char** errptr) {
+  ProtectRegion(client, name, data, bytes, type, nullptr, 0, errptr);
+}
+
+void ckpt_client_protect_shaped(ckpt_client_t* client, const char* name, void* data,
+                                size_t bytes, int type, const uint64_t* dims, size_t rank,
+                                char** errptr) {
+  static const uint64_t kScalar = 0;  // a non-null pointer for rank 0
+  ProtectRegion(client, name, data, bytes, type, dims != nullptr || rank > 0 ? dims : &kScalar,
+                rank, errptr);
 }
 
 ckpt_ticket_t* ckpt_client_checkpoint(ckpt_client_t* client, uint64_t step, char** errptr) {

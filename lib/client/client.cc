@@ -31,6 +31,7 @@ struct Region {
   size_t bytes = 0;
   ElementType type = ElementType::kBytes;
   MemoryLocation location;  // detected by protect()
+  std::optional<Shape> shape;  // recorded in each checkpoint when given
 };
 
 Status ValidateOptions(const Options& o) {
@@ -86,7 +87,19 @@ class Client::Impl {
   }
   IntervalController& interval() { return *interval_; }
 
-  Status Protect(const std::string& name, void* data, size_t bytes, ElementType type) {
+  Status Protect(const std::string& name, void* data, size_t bytes, ElementType type,
+                 std::optional<Shape> shape) {
+    if (shape) {
+      const auto elements = ShapeElements(*shape);
+      if (shape->size() > kMaxShapeRank)
+        return Status::InvalidArgument("region '" + name + "' has a shape of rank " +
+                                       std::to_string(shape->size()) + "; at most " +
+                                       std::to_string(kMaxShapeRank) + " dimensions");
+      if (!elements || *elements > bytes / ElementSize(type) || *elements * ElementSize(type) != bytes)
+        return Status::InvalidArgument("region '" + name + "' has shape " + ShapeString(*shape) +
+                                       ", which does not fit " + std::to_string(bytes) + " bytes of " +
+                                       std::string(ElementTypeName(type)));
+    }
     if (name.empty()) return Status::InvalidArgument("region name is empty");
     if (name.size() > 1024) return Status::InvalidArgument("region name longer than 1024 bytes");
     if (data == nullptr && bytes > 0)
@@ -106,7 +119,7 @@ class Client::Impl {
                                .WithContext("protect region '" + name + "'"));
       staging_pinned_ = true;
     }
-    regions_.push_back({name, static_cast<uint8_t*>(data), bytes, type, *location});
+    regions_.push_back({name, static_cast<uint8_t*>(data), bytes, type, *location, std::move(shape)});
     return Status::OK();
   }
 
@@ -114,11 +127,15 @@ class Client::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<ProtectedRegion> out;
     for (const auto& r : regions_)
-      out.push_back({r.name, r.bytes, r.type, r.location.kind, r.location.device});
+      out.push_back({r.name, r.bytes, r.type, r.location.kind, r.location.device, r.shape});
     return out;
   }
 
-  Result<Ticket> Checkpoint(uint64_t step, CUstream_st* stream) {
+  Result<Ticket> Checkpoint(uint64_t step, CUstream_st* stream, std::string user_state) {
+    if (user_state.size() > kMaxUserStateBytes)
+      return Status::InvalidArgument("checkpoint(" + std::to_string(step) + "): user state of " +
+                                     std::to_string(user_state.size()) + " bytes exceeds the limit of " +
+                                     std::to_string(kMaxUserStateBytes) + " bytes (kMaxUserStateBytes)");
     std::lock_guard<std::mutex> lock(mu_);
     if (regions_.empty())
       return Status::FailedPrecondition("checkpoint(" + std::to_string(step) +
@@ -131,7 +148,7 @@ class Client::Impl {
     auto state = std::make_shared<Ticket::State>(step, copy_engine_->accepts_streams());
     PruneFinishedLocked();
     outstanding_.push_back(state);
-    requests_.Push(Request{state, regions_, std::move(point).value()});
+    requests_.Push(Request{state, regions_, std::move(point).value(), std::move(user_state)});
     interval_->OnCheckpoint(step, Ticket(state));
     return Ticket(state);
   }
@@ -189,6 +206,11 @@ class Client::Impl {
                               last.message());
   }
 
+  std::string RestoredUserState() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return restored_user_state_;
+  }
+
   std::optional<uint64_t> LatestStep() const {
     auto latest = store_->rep()->catalog().LatestStep(options_.job);
     if (!latest.ok()) return std::nullopt;
@@ -200,6 +222,7 @@ class Client::Impl {
     std::shared_ptr<Ticket::State> state;
     std::vector<Region> regions;
     std::shared_ptr<SnapshotPoint> point;  // where the caller's stream stood; may be null
+    std::string user_state;                 // goes into the manifest
   };
   struct WorkItem {
     enum Kind { kBegin, kChunk, kEnd } kind;
@@ -326,9 +349,10 @@ class Client::Impl {
       switch (item->kind) {
         case WorkItem::kBegin: {
           std::vector<RegionLayout> layout;
-          for (const auto& r : item->request->regions) layout.push_back({r.name, r.type, r.bytes});
+          for (const auto& r : item->request->regions) layout.push_back({r.name, r.type, r.bytes, r.shape});
           current = item->request;
-          status = writer_->Begin(options_.job, current->state->step, std::move(layout));
+          status = writer_->Begin(options_.job, current->state->step, std::move(layout),
+                                  std::move(current->user_state));
           break;
         }
         case WorkItem::kChunk:
@@ -383,6 +407,10 @@ class Client::Impl {
             where + ": region '" + region.name + "' was saved as " + std::to_string(mr.bytes) +
             " bytes of " + std::string(ElementTypeName(mr.type)) + ", protected now as " +
             std::to_string(region.bytes) + " bytes of " + std::string(ElementTypeName(region.type)));
+      if (region.shape && mr.shape && *region.shape != *mr.shape)
+        return Status::FailedPrecondition(where + ": region '" + region.name + "' was saved with shape " +
+                                          ShapeString(*mr.shape) + ", protected now with shape " +
+                                          ShapeString(*region.shape));
       plan.emplace_back(&region, &mr);
       stored.erase(it);
     }
@@ -443,7 +471,9 @@ class Client::Impl {
       }
     }
     staged.Wait();
-    return staged.error().WithContext(where);
+    CKPT_RETURN_IF_ERROR(staged.error().WithContext(where));
+    restored_user_state_ = manifest.user_state;
+    return Status::OK();
   }
 
   // The device copies of one restore: each holds a staging slot until it
@@ -505,6 +535,7 @@ class Client::Impl {
   bool staging_pinned_ = false;
   std::vector<std::shared_ptr<Ticket::State>> outstanding_;
   Status unreported_;
+  std::string restored_user_state_;  // of the last successful restore
 
   // Destroyed after the destructor's flush: closes the job's session.
   std::unique_ptr<IntervalController> interval_;
@@ -553,7 +584,13 @@ Client::~Client() = default;
 // Daemon mode (daemon_ set) forwards every call to the session.
 Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type) {
   if (daemon_) return daemon_->Protect(name, data, bytes, type);
-  return impl_->Protect(name, data, bytes, type);
+  return impl_->Protect(name, data, bytes, type, std::nullopt);
+}
+Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type,
+                       const Shape& shape) {
+  if (daemon_)  // the protocol carries no shapes yet: refuse rather than drop them
+    return Status::Unsupported("protect with a shape: not available in daemon mode yet");
+  return impl_->Protect(name, data, bytes, type, shape);
 }
 std::vector<ProtectedRegion> Client::regions() const {
   return daemon_ ? daemon_->Regions() : impl_->Regions();
@@ -561,7 +598,15 @@ std::vector<ProtectedRegion> Client::regions() const {
 Result<Ticket> Client::checkpoint(uint64_t step) { return checkpoint(step, nullptr); }
 Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) {
   if (daemon_) return daemon_->Checkpoint(step, stream);
-  return impl_->Checkpoint(step, stream);
+  return impl_->Checkpoint(step, stream, {});
+}
+Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream, std::string user_state) {
+  if (daemon_) {
+    if (!user_state.empty())
+      return Status::Unsupported("checkpoint with user state: not available in daemon mode yet");
+    return daemon_->Checkpoint(step, stream);
+  }
+  return impl_->Checkpoint(step, stream, std::move(user_state));
 }
 Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
   if (daemon_) return daemon_->Restore(step);
@@ -569,6 +614,7 @@ Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
   if (restored.ok()) impl_->interval().OnRestored(*restored);
   return restored;
 }
+std::string Client::restored_user_state() const { return daemon_ ? std::string() : impl_->RestoredUserState(); }
 std::optional<uint64_t> Client::latest_step() const {
   return daemon_ ? daemon_->LatestStep() : impl_->LatestStep();
 }

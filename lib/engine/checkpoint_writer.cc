@@ -29,19 +29,21 @@ CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& 
 CheckpointWriter::~CheckpointWriter() { Abort(); }
 
 Status CheckpointWriter::Begin(const std::string& job, uint64_t step,
-                               std::vector<RegionLayout> regions) {
+                               std::vector<RegionLayout> regions, std::string user_state) {
   if (active_) return Status::FailedPrecondition("a checkpoint is already being written");
   gc_guard_ = std::shared_lock<std::shared_mutex>(store_->rep()->gc_mutex());
   manifest_ = Manifest();
   manifest_.job = job;
   manifest_.step = step;
   manifest_.chunk_bytes = options_.chunk_bytes;
+  manifest_.user_state = std::move(user_state);
   filled_.clear();
   for (auto& r : regions) {
     ManifestRegion mr;
     mr.name = std::move(r.name);
     mr.type = r.type;
     mr.bytes = r.bytes;
+    mr.shape = std::move(r.shape);
     mr.chunks.resize((r.bytes + options_.chunk_bytes - 1) / options_.chunk_bytes);
     manifest_.logical_bytes += r.bytes;
     filled_.emplace_back(mr.chunks.size(), false);

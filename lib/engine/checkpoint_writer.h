@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -31,6 +32,7 @@ struct RegionLayout {
   std::string name;
   ElementType type = ElementType::kBytes;
   uint64_t bytes = 0;
+  std::optional<Shape> shape;
 };
 
 class CheckpointWriter {
@@ -39,7 +41,10 @@ class CheckpointWriter {
                                                           const Options& options);
   ~CheckpointWriter();
 
-  Status Begin(const std::string& job, uint64_t step, std::vector<RegionLayout> regions);
+  // user_state: the checkpoint's user-state blob (at most kMaxUserStateBytes,
+  // checked by the caller), stored in its manifest.
+  Status Begin(const std::string& job, uint64_t step, std::vector<RegionLayout> regions,
+               std::string user_state = {});
 
   // Chunk `index` of region `region`; chunks may come in any order. The bytes
   // are consumed before the call returns.

@@ -1,5 +1,6 @@
 #include "engine/manifest.h"
 
+#include "ckpt/client.h"
 #include "util/coding.h"
 
 namespace ckpt {
@@ -21,13 +22,16 @@ CheckpointInfo Manifest::Info() const {
   info.written_bytes = written_bytes;
   info.chunks = chunk_count();
   info.new_chunks = new_chunks;
-  for (const auto& r : regions) info.regions.push_back({r.name, r.type, r.bytes, r.chunks.size()});
+  for (const auto& r : regions)
+    info.regions.push_back({r.name, r.type, r.bytes, r.chunks.size(), r.shape});
+  info.user_state = user_state;
   return info;
 }
 
 // Layout: version u8 | job | step u64 | created i64 | has_parent u8 | parent u64 |
 // chunk_bytes u64 | logical u64 | written u64 | new_chunks u64 | nregions u32 |
-// per region: name | type u8 | bytes u64 | nchunks u32 | hashes (16 each) |
+// per region: name | type u8 | bytes u64 | [v2: has_shape u8 | if 1: rank u32 |
+// rank x u64] | nchunks u32 | hashes (16 each) | [v2: user_state] |
 // checksum u64 = XXH3-64 of everything before it. Strings are u32-prefixed.
 std::string EncodeManifest(const Manifest& m) {
   using namespace coding;
@@ -47,9 +51,15 @@ std::string EncodeManifest(const Manifest& m) {
     PutBytes(&out, r.name);
     PutU8(&out, static_cast<uint8_t>(r.type));
     PutU64(&out, r.bytes);
+    PutU8(&out, r.shape.has_value() ? 1 : 0);
+    if (r.shape) {
+      PutU32(&out, static_cast<uint32_t>(r.shape->size()));
+      for (uint64_t d : *r.shape) PutU64(&out, d);
+    }
     PutU32(&out, static_cast<uint32_t>(r.chunks.size()));
     for (const auto& h : r.chunks) out.append(h.view());
   }
+  PutBytes(&out, m.user_state);
   PutU64(&out, Checksum64(out.data(), out.size()));
   return out;
 }
@@ -63,8 +73,10 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
 
   coding::Reader in(body);
   const uint8_t version = in.U8();
-  if (version != kManifestVersion)
-    return Status::Unsupported("manifest version " + std::to_string(version));
+  if (version < kOldestManifestVersion || version > kManifestVersion)
+    return Status::Unsupported("manifest version " + std::to_string(version) + " (this build reads " +
+                               std::to_string(kOldestManifestVersion) + " to " +
+                               std::to_string(kManifestVersion) + ")");
   Manifest m;
   m.job = std::string(in.LengthPrefixed());
   m.step = in.U64();
@@ -85,6 +97,21 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
     if (!type) return Status::Corruption("manifest region with unknown element type");
     r.type = *type;
     r.bytes = in.U64();
+    if (version >= 2 && in.U8() != 0) {
+      const uint32_t rank = in.U32();
+      if (rank > kMaxShapeRank || in.remaining() < size_t{rank} * 8)
+        return Status::Corruption("manifest region '" + r.name + "' has a shape of rank " +
+                                  std::to_string(rank));
+      Shape shape(rank);
+      for (auto& d : shape) d = in.U64();
+      const auto elements = ShapeElements(shape);
+      if (!elements || *elements > r.bytes / ElementSize(r.type) ||
+          *elements * ElementSize(r.type) != r.bytes)
+        return Status::Corruption("manifest region '" + r.name + "' has shape " + ShapeString(shape) +
+                                  " for " + std::to_string(r.bytes) + " bytes of " +
+                                  std::string(ElementTypeName(r.type)));
+      r.shape = std::move(shape);
+    }
     const uint32_t nchunks = in.U32();
     if (in.failed()) break;
     if (nchunks != (r.bytes + m.chunk_bytes - 1) / m.chunk_bytes)
@@ -98,6 +125,13 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
       __builtin_memcpy(h.bytes.data(), b.data(), 16);
     }
     m.regions.push_back(std::move(r));
+  }
+  if (version >= 2 && !in.failed()) {
+    const uint32_t len = in.U32();
+    if (len > kMaxUserStateBytes)
+      return Status::Corruption("manifest user state of " + std::to_string(len) + " bytes exceeds " +
+                                std::to_string(kMaxUserStateBytes));
+    m.user_state = std::string(in.Bytes(len));
   }
   if (in.failed() || in.remaining() != 0) return Status::Corruption("manifest truncated or padded");
   return m;

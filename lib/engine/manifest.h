@@ -20,6 +20,7 @@ struct ManifestRegion {
   ElementType type = ElementType::kBytes;
   uint64_t bytes = 0;
   std::vector<ChunkHash> chunks;  // ceil(bytes / chunk_bytes) hashes, in order
+  std::optional<Shape> shape;     // version 2; elements x element size == bytes
 };
 
 struct Manifest {
@@ -32,18 +33,22 @@ struct Manifest {
   uint64_t written_bytes = 0;
   uint64_t new_chunks = 0;
   std::vector<ManifestRegion> regions;
+  std::string user_state;  // version 2; at most kMaxUserStateBytes
 
   uint64_t chunk_count() const;
   CheckpointInfo Info() const;
 };
 
-inline constexpr uint8_t kManifestVersion = 1;
+// Written: 2 (region shapes and the user-state blob). Decoded: 1 and 2.
+inline constexpr uint8_t kManifestVersion = 2;
+inline constexpr uint8_t kOldestManifestVersion = 1;
 
 std::string EncodeManifest(const Manifest& manifest);
 
 // kCorruption when the bytes are truncated, fail their checksum or are
-// inconsistent (chunk count versus region size); kUnsupported for a newer
-// manifest version.
+// inconsistent (chunk count versus region size, shape versus region size, a
+// user state over kMaxUserStateBytes); kUnsupported for a manifest version
+// outside [kOldestManifestVersion, kManifestVersion].
 Result<Manifest> DecodeManifest(std::string_view bytes);
 
 // Valid job names: 1-128 of [A-Za-z0-9._-].

@@ -61,4 +61,20 @@ std::string_view MemoryKindName(MemoryKind kind) {
   return "unknown";
 }
 
+std::optional<uint64_t> ShapeElements(const Shape& shape) {
+  uint64_t n = 1;
+  for (uint64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  return n;
+}
+
+std::string ShapeString(const Shape& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  return out + "]";
+}
+
 }  // namespace ckpt

@@ -46,10 +46,17 @@ int main(int argc, char** argv) {
   m.parent_step = 41;
   m.chunk_bytes = 65536;
   m.logical_bytes = 70000;
-  m.regions.push_back({"weights", ckpt::ElementType::kFloat32, 70000, {}});
+  m.regions.push_back({"weights", ckpt::ElementType::kFloat32, 70000, {}, std::nullopt});
   m.regions[0].chunks.resize(2);
   m.regions[0].chunks[1].bytes[3] = 7;
   Write(dir + "/manifest/valid", ckpt::EncodeManifest(m));
+  // Version 2 fields: a recorded shape (and a scalar one) and a user state.
+  m.regions[0].shape = ckpt::Shape{35, 500};
+  m.regions.push_back({"step", ckpt::ElementType::kInt64, 8, {}, ckpt::Shape{}});
+  m.regions[1].chunks.resize(1);
+  m.logical_bytes += 8;
+  m.user_state = R"({"step": 42, "loader": [0, 96]})";
+  Write(dir + "/manifest/shaped", ckpt::EncodeManifest(m));
 
   std::vector<float> floats(1024);
   for (size_t i = 0; i < floats.size(); ++i) floats[i] = static_cast<float>(i) * 0.01f;

@@ -6,8 +6,10 @@ Writes checkpoints with regions of every element type through the C API
 built `ckpt` tool, restores them with `ckpt restore`, and checks that
 
   - safetensors.numpy.load_file loads the export, every tensor has the
-    region's dtype and shape [bytes / element size], and equals both the
-    restored region file and the array that was checkpointed;
+    region's dtype and shape (the one recorded by ckpt_client_protect_shaped:
+    2-D, 3-D and scalar regions; [bytes / element size] for regions protected
+    without one), and equals both the restored region file and the array
+    that was checkpointed;
   - BF16 (which numpy lacks) comes back byte-identical through
     safetensors.deserialize / safe_open;
   - __metadata__ names job and step.
@@ -86,6 +88,8 @@ class CApi:
             "ckpt_client_open": (vp, [vp, err]),
             "ckpt_client_close": (None, [vp]),
             "ckpt_client_protect": (None, [vp, cp, vp, sz, ctypes.c_int, err]),
+            "ckpt_client_protect_shaped": (None, [vp, cp, vp, sz, ctypes.c_int,
+                                                  ctypes.POINTER(u64), sz, err]),
             "ckpt_client_checkpoint": (vp, [vp, u64, err]),
             "ckpt_client_flush": (None, [vp, err]),
             "ckpt_ticket_wait_durable": (None, [vp, err]),
@@ -121,8 +125,16 @@ def make_arrays(names, seed):
         else:
             info = np.iinfo(np_type)
             data = rng.integers(info.min, info.max, count, dtype=np_type, endpoint=True)
-        arrays[name] = data
+        # Recorded shapes: 2-D, 1-D and 3-D; the others are protected
+        # without one and must come out one-dimensional.
+        shape = [(-1, 16), None, (2, -1, 2), (1, -1), None][i % 5]
+        arrays[name] = data.reshape(shape) if shape else data
+        if shape:
+            SHAPED.add(name)
     return arrays
+
+
+SHAPED = set()  # names of the regions protected with their shape
 
 
 def checkpoint(api, store, job, arrays, steps):
@@ -138,12 +150,17 @@ def checkpoint(api, store, job, arrays, steps):
     try:
         for name, a in arrays.items():
             type_code = TYPES[name.split("/")[-1]][0]
-            api.call("ckpt_client_protect", client, name.encode(), a.ctypes.data, a.nbytes,
-                     type_code)
+            if name in SHAPED:
+                dims = (ctypes.c_uint64 * max(a.ndim, 1))(*a.shape)
+                api.call("ckpt_client_protect_shaped", client, name.encode(), a.ctypes.data,
+                         a.nbytes, type_code, dims, a.ndim)
+            else:
+                api.call("ckpt_client_protect", client, name.encode(), a.ctypes.data, a.nbytes,
+                         type_code)
         for i, step in enumerate(steps):
             if i > 0:
                 for a in arrays.values():
-                    a.view(np.uint8)[: 64 * i] ^= 0x5A  # change the first chunk
+                    a.reshape(-1).view(np.uint8)[: 64 * i] ^= 0x5A  # change the first chunk
             ticket = api.call("ckpt_client_checkpoint", client, step)
             api.call("ckpt_ticket_wait_durable", ticket)
             api.lib.ckpt_ticket_destroy(ticket)
@@ -208,7 +225,9 @@ def check_export(checks, store, job, step, expected, tmp, use_numpy):
         t = tensors[name]
         checks.expect(t["dtype"] == TYPES[type_name][1],
                       f"{job}@{step} {name}: dtype {t['dtype']}")
-        checks.expect(list(t["shape"]) == [want.size], f"{job}@{step} {name}: shape {t['shape']}")
+        want_shape = list(want.shape) if name in SHAPED else [want.size]
+        checks.expect(list(t["shape"]) == want_shape,
+                      f"{job}@{step} {name}: shape {t['shape']}, expected {want_shape}")
         checks.expect(bytes(t["data"]) == restored[name],
                       f"{job}@{step} {name}: bytes equal the restored region")
         checks.expect(bytes(t["data"]) == want.tobytes(),
@@ -219,11 +238,12 @@ def check_export(checks, store, job, step, expected, tmp, use_numpy):
         for name, want in expected.items():
             got = loaded[name]
             restored_arr = np.frombuffer(restored[name], dtype=want.dtype)
-            checks.expect(got.dtype == want.dtype and got.shape == want.shape,
+            want_shape = want.shape if name in SHAPED else (want.size,)
+            checks.expect(got.dtype == want.dtype and got.shape == want_shape,
                           f"{job}@{step} {name}: numpy {got.dtype}{got.shape}")
-            checks.expect(np.array_equal(got.view(np.uint8), restored_arr.view(np.uint8)),
+            checks.expect(np.array_equal(got.reshape(-1).view(np.uint8), restored_arr.view(np.uint8)),
                           f"{job}@{step} {name}: numpy tensor equals the restored region")
-            checks.expect(np.array_equal(got.view(np.uint8), want.view(np.uint8)),
+            checks.expect(np.array_equal(got.reshape(-1).view(np.uint8), want.reshape(-1).view(np.uint8)),
                           f"{job}@{step} {name}: numpy tensor equals what was checkpointed")
 
 
@@ -236,7 +256,10 @@ def main():
         # every type for the byte-level check.
         numpy_names = [f"model/{t}" for t in TYPES if t != "bf16"]
         all_names = [f"all/{t}" for t in TYPES]
-        snaps = checkpoint(api, store, "numpy", make_arrays(numpy_names, 1), [100, 200])
+        arrays = make_arrays(numpy_names, 1)
+        arrays["scalar/i64"] = np.array(-7, dtype=np.int64)  # rank 0
+        SHAPED.add("scalar/i64")
+        snaps = checkpoint(api, store, "numpy", arrays, [100, 200])
         for step in (100, 200):
             check_export(checks, store, "numpy", step, snaps[step], tmp, use_numpy=True)
         snaps = checkpoint(api, store, "every-type", make_arrays(all_names, 2), [5])

@@ -147,6 +147,13 @@ CKPT_C_EXPORT void ckpt_client_close(ckpt_client_t* client);
 CKPT_C_EXPORT void ckpt_client_protect(ckpt_client_t* client, const char* name, void* data,
                                        size_t bytes, int type, char** errptr);
 
+/* The same, recording the region's tensor shape (`rank` dimensions at `dims`,
+ * outermost first; rank 0 is a scalar, and dims may then be NULL). The
+ * product of the dimensions times the element size must equal `bytes`. */
+CKPT_C_EXPORT void ckpt_client_protect_shaped(ckpt_client_t* client, const char* name,
+                                              void* data, size_t bytes, int type,
+                                              const uint64_t* dims, size_t rank, char** errptr);
+
 /* Asks for a checkpoint of every protected region and returns at once. NULL on
  * failure; otherwise a ticket to release with ckpt_ticket_destroy. */
 CKPT_C_EXPORT ckpt_ticket_t* ckpt_client_checkpoint(ckpt_client_t* client, uint64_t step,

@@ -99,7 +99,11 @@ struct ProtectedRegion {
   ElementType type = ElementType::kBytes;
   MemoryKind memory = MemoryKind::kHost;  // detected by protect()
   int device = -1;  // CUDA device ordinal of device/managed memory; -1 otherwise
+  std::optional<Shape> shape;  // as given to protect(); none when not given
 };
+
+// Largest user-state blob one checkpoint may carry (see Client::checkpoint).
+inline constexpr size_t kMaxUserStateBytes = size_t{16} << 20;
 
 // What one committed checkpoint cost, filled in once it is durable.
 struct CheckpointStats {
@@ -174,6 +178,15 @@ class Client {
   // the staging pool (cudaHostRegister, once for the client's life).
   Status protect(const std::string& name, void* data, size_t bytes, ElementType type);
 
+  // The same, recording the region's tensor shape in every checkpoint
+  // (RegionInfo::shape; `ckpt export --format safetensors` writes it). The
+  // shape's elements times the element size must equal `bytes`
+  // (kInvalidArgument otherwise, also for a rank above kMaxShapeRank). On
+  // restore, a region whose checkpoint recorded a different shape is refused
+  // (kFailedPrecondition); one saved without a shape restores by size and type.
+  Status protect(const std::string& name, void* data, size_t bytes, ElementType type,
+                 const Shape& shape);
+
   // The protected regions, in the order they were protected.
   std::vector<ProtectedRegion> regions() const;
 
@@ -193,6 +206,16 @@ class Client {
   // usable ("no CUDA device: ...").
   Result<Ticket> checkpoint(uint64_t step, CUstream_st* stream);
 
+  // The same, with a user-state blob stored in this checkpoint's manifest:
+  // the small non-tensor state that must resume with the tensors (step, RNG
+  // states, LR-scheduler state, data-loader position; the Python package
+  // stores JSON). The bytes are copied during the call; they are committed
+  // atomically with the checkpoint and read back by restored_user_state()
+  // after restore() and by Store::Get / List (CheckpointInfo::user_state).
+  // A checkpoint taken without it carries an empty blob. Errors as above,
+  // plus kInvalidArgument when user_state exceeds kMaxUserStateBytes.
+  Result<Ticket> checkpoint(uint64_t step, CUstream_st* stream, std::string user_state);
+
   // Fills every protected region from checkpoint `step` (default: the newest
   // committed one) and returns the step restored. Host regions are decoded in
   // place; device and managed regions are decoded into pinned staging slots
@@ -204,6 +227,10 @@ class Client {
   // must match the checkpoint's. kNotFound when there is no checkpoint.
   // Waits for checkpoints in flight first.
   Result<uint64_t> restore(std::optional<uint64_t> step = std::nullopt);
+
+  // The user-state blob of the checkpoint the last successful restore() read
+  // (empty when it carried none); empty before any restore.
+  std::string restored_user_state() const;
 
   // Newest committed step of this job, if any.
   std::optional<uint64_t> latest_step() const;

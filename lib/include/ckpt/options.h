@@ -7,12 +7,13 @@
 #include <optional>
 #include <string>
 
-#include "ckpt/policy.h"
-
 namespace ckpt {
 
 class Env;
 class Store;
+namespace policy {
+struct PolicyConfig;  // ckpt/policy.h (which needs C++20; this header needs C++17)
+}
 
 enum class Compression : uint8_t {
   kOff = 0,   // store chunks as they are (still checksummed)
@@ -77,8 +78,9 @@ struct Options {
   // (ckpt/policy.h) on the job's failure history and measured costs kept in
   // the store, converting its interval from seconds to steps with the
   // measured step time (docs/policy.md, "In the client"). Exclusive with
-  // checkpoint_every_steps. Default: unset.
-  std::optional<policy::PolicyConfig> interval_policy;
+  // checkpoint_every_steps. Default: null.
+  //   options.interval_policy = std::make_shared<ckpt::policy::PolicyConfig>(config);
+  std::shared_ptr<const policy::PolicyConfig> interval_policy;
 
   // Nodes the job runs on, recorded in the job's profile for `ckpt policy
   // --store` (whose prior is per node). 0 = leave the recorded count as is.

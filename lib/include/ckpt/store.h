@@ -32,6 +32,7 @@ struct RegionInfo {
   ElementType type = ElementType::kBytes;
   uint64_t bytes = 0;
   uint64_t chunks = 0;
+  std::optional<Shape> shape;  // as given to Client::protect; none for checkpoints without it
 };
 
 struct CheckpointInfo {
@@ -45,6 +46,9 @@ struct CheckpointInfo {
   uint64_t chunks = 0;
   uint64_t new_chunks = 0;
   std::vector<RegionInfo> regions;
+  // The checkpoint's user-state blob (Client::checkpoint with user_state):
+  // opaque bytes, at most kMaxUserStateBytes; empty when none was given.
+  std::string user_state;
 };
 
 // One damaged chunk found by Verify.

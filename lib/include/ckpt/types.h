@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace ckpt {
 
@@ -52,5 +54,21 @@ enum class MemoryKind : uint8_t {
 
 // "host", "pinned-host", "device" or "managed".
 std::string_view MemoryKindName(MemoryKind kind);
+
+// Dimensions of a region's tensor, outermost first (row-major, as PyTorch and
+// safetensors order them). Rank 0 is a scalar: one element. Recorded in the
+// checkpoint when given to Client::protect; tools report it (ckpt export
+// writes it as the safetensors shape).
+using Shape = std::vector<uint64_t>;
+
+// Highest rank a recorded shape may have.
+inline constexpr size_t kMaxShapeRank = 64;
+
+// Elements of a tensor of `shape` (1 for rank 0); nullopt when the product
+// overflows 64 bits.
+std::optional<uint64_t> ShapeElements(const Shape& shape);
+
+// "[2, 3]"; "[]" for a scalar.
+std::string ShapeString(const Shape& shape);
 
 }  // namespace ckpt
