@@ -56,6 +56,7 @@ struct Flags {
   uint64_t batch = 0;
   uint64_t log_every = 0;
   std::string device;
+  std::string daemon;
 };
 
 // Parses the command line; exits 0 for --help and 2 for bad input.
@@ -66,7 +67,9 @@ Flags ParseFlags(int argc, char** argv) {
       "example-train: an MLP trained with Adam, checkpointed with ckpt\n\nOptions");
   desc.add_options()
       ("help,h", "show this help")
-      ("store", po::value(&f.store)->required(), "store directory (created if missing)")
+      ("store", po::value(&f.store), "store directory (created if missing); required without --daemon")
+      ("daemon", po::value(&f.daemon),
+       "hand checkpoints to the ckptd listening on this Unix socket (daemon mode; it writes its own store)")
       ("job", po::value(&f.job)->default_value("example"), "job name")
       ("steps", po::value(&f.steps)->default_value(300), "optimizer steps to train in total")
       ("ckpt-every", po::value(&f.ckpt_every)->default_value(50), "checkpoint every K steps (0 = never)")
@@ -102,6 +105,10 @@ Flags ParseFlags(int argc, char** argv) {
     std::exit(2);
   }
   if (vm.count("fail-at-step")) f.fail_at_step = fail_at;
+  if (f.store.empty() && f.daemon.empty()) {
+    std::cerr << "example-train: --store or --daemon is required\n(see example-train --help)\n";
+    std::exit(2);
+  }
   if (f.compression != "off" && f.compression != "on" && f.compression != "zstd" && f.compression != "auto") {
     std::cerr << "example-train: --compression must be off, on or auto, not '" << f.compression << "'\n";
     std::exit(2);
@@ -284,6 +291,7 @@ int main(int argc, char** argv) {
                         : flags.compression == "auto" ? ckpt::Compression::kAuto
                                                       : ckpt::Compression::kZstd;
   options.checkpoint_every_steps = flags.ckpt_every;
+  options.daemon_socket = flags.daemon;  // empty: the engine runs embedded
   if (!flags.ckpt_policy.empty()) {
     ckpt::policy::PolicyConfig policy;  // default prior: job MTBF 1 day
     policy.kind = ckpt::policy::ParsePolicyKind(flags.ckpt_policy).value();

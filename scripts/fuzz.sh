@@ -17,18 +17,18 @@ if ! command -v "$CXX" >/dev/null; then
 fi
 # Only the decoding code is fuzzed: compile just what it needs.
 SOURCES=(lib/engine/manifest.cc lib/engine/chunk_hash.cc lib/engine/chunk_codec.cc
-         lib/store/chunk_record.cc lib/util/status.cc lib/util/types.cc)
+         lib/store/chunk_record.cc lib/ipc/protocol.cc lib/util/status.cc lib/util/types.cc)
 FLAGS=(-std=c++20 -O1 -g -Ilib/include -Ilib -fno-omit-frame-pointer)
 LIBS=(-lzstd)
 
 "$CXX" "${FLAGS[@]}" -fsanitize=address,undefined tests/fuzz/make_seeds.cc "${SOURCES[@]}" "${LIBS[@]}" -o "$OUT/make_seeds"
-for target in manifest chunk_record; do
+for target in manifest chunk_record ipc; do
   mkdir -p "$OUT/corpus/$target"
 done
 "$OUT/make_seeds" "$OUT/corpus"
 
 status=0
-for target in manifest chunk_record; do
+for target in manifest chunk_record ipc; do
   echo "== fuzz_$target: building"
   "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     "tests/fuzz/fuzz_$target.cc" "${SOURCES[@]}" "${LIBS[@]}" -o "$OUT/fuzz_$target"

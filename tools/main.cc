@@ -5,6 +5,7 @@
 //   ckpt restore --store DIR --job J [--step N] --out DIR [--force]
 //   ckpt gc      --store DIR --job J --keep-last N [--keep-every K] [--dry-run]
 //   ckpt export  --store DIR --job J [--step N] --format safetensors --out FILE [--force]
+//   ckpt status  --socket PATH [--json]
 //   ckpt policy  --mtbf D --cost D --restart D [--shape K] [--nodes N] [--json]
 //   ckpt --version | --help
 #include <exception>
@@ -19,6 +20,7 @@
 namespace ckpt::cli {
 
 int RunPolicy(const std::vector<std::string>& args);  // cmd_policy.cc
+int RunStatus(const std::vector<std::string>& args);  // cmd_status.cc
 int RunFailure(const std::vector<std::string>& args);  // cmd_failure.cc
 
 namespace {
@@ -35,6 +37,7 @@ constexpr Subcommand kSubcommands[] = {
     {"restore", "write the regions of a checkpoint to files", RunRestore},
     {"gc", "remove old checkpoints of a job and reclaim their space", RunGc},
     {"export", "write a checkpoint as a safetensors file", RunExport},
+    {"status", "jobs, checkpoints in flight and throughput of a running ckptd", RunStatus},
     {"policy", "checkpoint interval and expected waste of each policy", RunPolicy},
     {"failure", "record, list or import the failures of a job (add, ls, import)", RunFailure},
 };

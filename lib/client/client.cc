@@ -14,6 +14,7 @@
 
 #include "ckpt/store.h"
 #include "client/copy_engine.h"
+#include "client/daemon_session.h"
 #include "client/interval_controller.h"
 #include "client/staging_pool.h"
 #include "client/ticket_state.h"
@@ -35,7 +36,7 @@ struct Region {
 };
 
 Status ValidateOptions(const Options& o) {
-  if (o.store_dir.empty() && o.shared_store == nullptr)
+  if (o.store_dir.empty() && o.shared_store == nullptr && o.daemon_socket.empty())
     return Status::InvalidArgument("Options::store_dir is empty");
   CKPT_RETURN_IF_ERROR(ValidateJobName(o.job));
   if (o.chunk_bytes < (size_t{64} << 10) || o.chunk_bytes > (size_t{256} << 20) ||
@@ -49,8 +50,9 @@ Status ValidateOptions(const Options& o) {
       o.compression != Compression::kAuto)
     return Status::InvalidArgument("unknown Options::compression");
   CKPT_RETURN_IF_ERROR(IntervalController::ValidateOptions(o));
-  if (!o.daemon_socket.empty())
-    return Status::Unsupported("Options::daemon_socket: daemon mode is not implemented yet");
+  if (!o.daemon_socket.empty() && o.interval_policy)
+    return Status::Unsupported("Options::interval_policy needs the store's failure history, which "
+                               "ckptd holds in daemon mode; use checkpoint_every_steps there");
   return Status::OK();
 }
 
@@ -650,6 +652,11 @@ class Client::Impl {
 
 Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
   CKPT_RETURN_IF_ERROR(ValidateOptions(options));
+  if (!options.daemon_socket.empty()) {
+    auto daemon = DaemonSession::Open(options);
+    if (!daemon.ok()) return daemon.status();
+    return std::unique_ptr<Client>(new Client(std::move(daemon).value()));
+  }
   Result<std::shared_ptr<Store>> store = options.shared_store;
   if (options.shared_store == nullptr) {
     StoreOptions so = options.store;
@@ -675,33 +682,55 @@ Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(std::unique_ptr<DaemonSession> daemon) : daemon_(std::move(daemon)) {}
 Client::~Client() = default;
 
+// Daemon mode (daemon_ set) forwards every call to the session.
 Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type) {
+  if (daemon_) return daemon_->Protect(name, data, bytes, type);
   return impl_->Protect(name, data, bytes, type, std::nullopt);
 }
 Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type,
                        const Shape& shape) {
+  if (daemon_)  // the protocol carries no shapes yet: refuse rather than drop them
+    return Status::Unsupported("protect with a shape: not available in daemon mode yet");
   return impl_->Protect(name, data, bytes, type, shape);
 }
-std::vector<ProtectedRegion> Client::regions() const { return impl_->Regions(); }
-Result<Ticket> Client::checkpoint(uint64_t step) { return impl_->Checkpoint(step, nullptr, {}); }
+std::vector<ProtectedRegion> Client::regions() const {
+  return daemon_ ? daemon_->Regions() : impl_->Regions();
+}
+Result<Ticket> Client::checkpoint(uint64_t step) { return checkpoint(step, nullptr); }
 Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) {
+  if (daemon_) return daemon_->Checkpoint(step, stream);
   return impl_->Checkpoint(step, stream, {});
 }
 Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream, std::string user_state) {
+  if (daemon_) {
+    if (!user_state.empty())
+      return Status::Unsupported("checkpoint with user state: not available in daemon mode yet");
+    return daemon_->Checkpoint(step, stream);
+  }
   return impl_->Checkpoint(step, stream, std::move(user_state));
 }
 Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
+  if (daemon_) return daemon_->Restore(step);
   Result<uint64_t> restored = impl_->Restore(step);
   if (restored.ok()) impl_->interval().OnRestored(*restored);
   return restored;
 }
-std::string Client::restored_user_state() const { return impl_->RestoredUserState(); }
-std::optional<uint64_t> Client::latest_step() const { return impl_->LatestStep(); }
-bool Client::should_checkpoint(uint64_t step) const { return impl_->interval().ShouldCheckpoint(step); }
-Status Client::flush() { return impl_->Flush(); }
-const Options& Client::options() const { return impl_->options(); }
-std::shared_ptr<Store> Client::store() const { return impl_->store(); }
+std::string Client::restored_user_state() const { return daemon_ ? std::string() : impl_->RestoredUserState(); }
+std::optional<uint64_t> Client::latest_step() const {
+  return daemon_ ? daemon_->LatestStep() : impl_->LatestStep();
+}
+bool Client::should_checkpoint(uint64_t step) const {
+  if (daemon_) {  // daemon mode: the fixed interval (the policy needs the store)
+    const uint64_t every = options().checkpoint_every_steps;
+    return every > 0 && step > 0 && step % every == 0;
+  }
+  return impl_->interval().ShouldCheckpoint(step);
+}
+Status Client::flush() { return daemon_ ? daemon_->Flush() : impl_->Flush(); }
+const Options& Client::options() const { return daemon_ ? daemon_->options() : impl_->options(); }
+std::shared_ptr<Store> Client::store() const { return daemon_ ? nullptr : impl_->store(); }
 
 }  // namespace ckpt

@@ -18,6 +18,15 @@ Result<std::unique_ptr<StagingPool>> StagingPool::Create(size_t slot_bytes, size
   return std::unique_ptr<StagingPool>(new StagingPool(static_cast<uint8_t*>(p), slot_bytes, slots));
 }
 
+Result<std::unique_ptr<StagingPool>> StagingPool::MapShared(int fd, size_t slot_bytes, size_t slots) {
+  if (slot_bytes == 0 || slots == 0) return Status::InvalidArgument("empty staging pool");
+  void* p = ::mmap(nullptr, slot_bytes * slots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (p == MAP_FAILED)
+    return ErrnoStatus("map " + std::to_string(slot_bytes * slots) + " bytes of shared staging memory",
+                       errno);
+  return std::unique_ptr<StagingPool>(new StagingPool(static_cast<uint8_t*>(p), slot_bytes, slots));
+}
+
 StagingPool::StagingPool(uint8_t* base, size_t slot_bytes, size_t slots)
     : base_(base), slot_bytes_(slot_bytes), slots_(slots) {
   for (size_t i = slots; i-- > 0;) free_.push_back(static_cast<int>(i));

@@ -22,6 +22,10 @@ namespace ckpt {
 class StagingPool {
  public:
   static Result<std::unique_ptr<StagingPool>> Create(size_t slot_bytes, size_t slots);
+  // The same over shared memory: maps `fd` (a memfd of at least
+  // slot_bytes * slots bytes) MAP_SHARED and pre-faulted. Daemon mode: ckptd
+  // and the client each map the pool the daemon created. Does not take `fd`.
+  static Result<std::unique_ptr<StagingPool>> MapShared(int fd, size_t slot_bytes, size_t slots);
   ~StagingPool();
   StagingPool(const StagingPool&) = delete;
   StagingPool& operator=(const StagingPool&) = delete;

@@ -5,6 +5,7 @@
 
 #include "engine/chunk_codec.h"
 #include "engine/manifest.h"
+#include "ipc/protocol.h"
 #include "store/chunk_record.h"
 
 namespace {
@@ -13,11 +14,31 @@ void Write(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
+// One valid frame of every client <-> ckptd message type.
+void WriteIpcSeeds(const std::string& dir) {
+  namespace ipc = ckpt::ipc;
+  const std::vector<ipc::RegionEntry> regions = {{"weights", ckpt::ElementType::kFloat32, 1 << 20},
+                                                 {"step", ckpt::ElementType::kUInt64, 8}};
+  const std::vector<ipc::Message> messages = {
+      ipc::Hello{"seed", 1 << 20, 8 << 20, 1, 1}, ipc::PoolOffer{1 << 20, 8},
+      ipc::Error{{7, "busy"}}, ipc::Begin{42, regions}, ipc::ChunkStaged{0, 1, 2, 4096},
+      ipc::CopyDone{{0, ""}}, ipc::SlotFree{2}, ipc::Durable{42, 100, 50, 2, 1},
+      ipc::Failed{42, {6, "disk full"}}, ipc::Restore{true, 42, regions},
+      ipc::RestoreChunk{0, 4096, 1, 4096}, ipc::RestoreAck{1}, ipc::RestoreDone{42, {0, ""}},
+      ipc::LatestQuery{}, ipc::LatestReply{true, 42}, ipc::Close{}, ipc::Closed{},
+      ipc::StatusQuery{}, ipc::StatusReply{"{}"}};
+  for (const auto& m : messages) {
+    auto frame = ipc::Encode(m);
+    if (frame.ok()) Write(dir + "/ipc/" + ipc::TypeName(ipc::TypeOf(m)), *frame);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::string dir = argv[1];
+  WriteIpcSeeds(dir);
   ckpt::Manifest m;
   m.job = "seed";
   m.step = 42;

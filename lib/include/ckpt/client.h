@@ -97,6 +97,7 @@ struct CUstream_st;
 namespace ckpt {
 
 class Store;
+class DaemonSession;
 
 // A protected region as the client sees it.
 struct ProtectedRegion {
@@ -262,13 +263,16 @@ class Client {
 
   // The store this client writes, shared: list, verify, read or gc it while
   // checkpoints are written (gc waits for a checkpoint in flight to commit).
+  // Null in daemon mode (Options::daemon_socket): the daemon writes the store.
   std::shared_ptr<Store> store() const;
 
   class Impl;
 
  private:
   explicit Client(std::unique_ptr<Impl> impl);
+  explicit Client(std::unique_ptr<DaemonSession> daemon);
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<DaemonSession> daemon_;  // daemon mode (client/daemon_session.h); impl_ is null then
 };
 
 }  // namespace ckpt

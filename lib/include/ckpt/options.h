@@ -110,8 +110,12 @@ struct Options {
 
   // Path of a ckptd Unix socket. Empty (the default): the engine runs
   // embedded, as threads of this process. Set: the client hands its snapshots
-  // to the daemon listening there (not implemented yet: Open() returns
-  // kUnsupported).
+  // to the daemon listening there (docs/operations.md): the daemon's store is
+  // written, store_dir, store and shared_store are ignored, and the staging
+  // pool of staging_bytes is shared memory the daemon creates (clamped to the
+  // daemon's max-staging-bytes). The daemon records the job's failures in
+  // its store; interval_policy is not available in this mode yet
+  // (kUnsupported): use checkpoint_every_steps.
   std::string daemon_socket;
 };
 
