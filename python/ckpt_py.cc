@@ -58,10 +58,10 @@ T Value(ckpt::Result<T> result) {
 CUstream_st* StreamFromInt(uintptr_t stream) { return reinterpret_cast<CUstream_st*>(stream); }
 
 ckpt::Compression ParseCompression(const std::string& name) {
-  if (name == "zstd") return ckpt::Compression::kZstd;
+  if (name == "on" || name == "zstd") return ckpt::Compression::kZstd;
   if (name == "off") return ckpt::Compression::kOff;
   if (name == "auto") return ckpt::Compression::kAuto;
-  Raise(ckpt::Status::InvalidArgument("compression must be 'zstd', 'off' or 'auto', not '" + name + "'"));
+  Raise(ckpt::Status::InvalidArgument("compression must be 'auto', 'on' ('zstd') or 'off', not '" + name + "'"));
 }
 
 py::object OptionalShape(const std::optional<ckpt::Shape>& shape) {
@@ -234,7 +234,7 @@ PYBIND11_MODULE(_ckpt, m) {
   py::class_<PyClient>(m, "Client")
       .def(py::init(&OpenClient), py::arg("store"), py::arg("job"), py::arg("daemon") = "",
            py::arg("chunk_bytes") = size_t{4} << 20, py::arg("staging_bytes") = size_t{256} << 20,
-           py::arg("compression") = "zstd", py::arg("zstd_level") = 1,
+           py::arg("compression") = "auto", py::arg("zstd_level") = 1,
            py::arg("checkpoint_every_steps") = 0, py::arg("create_if_missing") = true,
            py::arg("use_direct_io") = true)
       .def("protect",

@@ -53,7 +53,7 @@ RunResult RunBench(const ScratchDir& dir, const std::string& args) {
 }
 
 std::string LanlPath() {
-  return (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
+  return (std::filesystem::path(CKPT_SOURCE_DIR).parent_path() /
           "shared/data/failure-traces/lanl-1996-2005.csv.xz")
       .string();
 }

@@ -26,7 +26,7 @@ std::string LanlRow(int system, const std::string& started, const std::string& c
 
 // The release in shared/ beside the repository (CI lays it there too).
 std::string LanlPath() {
-  return (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
+  return (std::filesystem::path(CKPT_SOURCE_DIR).parent_path() /
           "shared/data/failure-traces/lanl-1996-2005.csv.xz")
       .string();
 }

@@ -200,10 +200,11 @@ class Client:
 
     Client(store=DIR, job=NAME, daemon=None, **options). Options (defaults as
     in ckpt/options.h): chunk_bytes (4 MiB), staging_bytes (256 MiB),
-    compression ("zstd", "off" or "auto"), zstd_level (1),
+    compression ("auto", "on" or "off"; "zstd" = "on"), zstd_level (1),
     checkpoint_every_steps (0: should_checkpoint() never true),
     create_if_missing (True), use_direct_io (True). `daemon`: path of a ckptd
-    socket (daemon mode; UnsupportedError until ckptd lands).
+    socket (daemon mode, docs/operations.md; shapes and user state are not
+    carried in daemon mode yet: protecting tensors raises UnsupportedError).
 
     Thread safety: as the C++ client; calls may come from several threads.
     Use as a context manager or call close(): both wait for checkpoints in

@@ -2,6 +2,7 @@
 user state, and the errors of bad input."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -203,9 +204,10 @@ def test_restore_into_another_shape_is_refused(store):
     assert torch.all(t == 0)
 
 
-def test_daemon_mode_reports_unsupported(store):
-    with pytest.raises(ckpt.UnsupportedError, match="daemon"):
-        open_client(store, daemon=os.path.join(store, "ckptd.sock"))
+def test_daemon_mode_without_a_daemon_names_the_socket(store):
+    sock = os.path.join(store, "ckptd.sock")
+    with pytest.raises(ckpt.NotFoundError, match="no ckptd listens on " + re.escape(sock)):
+        open_client(store, daemon=sock)
 
 
 def test_closed_client_raises(store):
