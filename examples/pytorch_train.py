@@ -24,16 +24,37 @@ path (PYTHONPATH=build/python from a build tree).
 """
 
 import argparse
+import importlib.util
 import os
 import signal
 import sys
 import time
 
-import torch
-from torch import nn
 
-import ckpt
-import ckpt.torch
+def _bootstrap():
+    """Lets `python3 examples/pytorch_train.py` work from a source tree:
+    re-runs under Debian's /usr/bin/python3 when the python3 first on PATH has
+    no torch (e.g. a pyenv interpreter), and finds the ckpt package in
+    build/python when it is not installed."""
+    if importlib.util.find_spec("torch") is None:
+        system = "/usr/bin/python3"
+        if os.path.realpath(sys.executable) != os.path.realpath(system) and os.access(system, os.X_OK):
+            os.execv(system, [system] + sys.argv)
+        sys.exit("pytorch_train.py: this Python (%s) has no torch; install python3-torch "
+                 "(Debian) and run it with /usr/bin/python3" % sys.executable)
+    if importlib.util.find_spec("ckpt") is None:
+        build = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "python")
+        if os.path.isdir(os.path.join(build, "ckpt")):
+            sys.path.insert(0, os.path.normpath(build))
+
+
+_bootstrap()
+
+import torch  # noqa: E402  (after the bootstrap on purpose)
+from torch import nn  # noqa: E402
+
+import ckpt  # noqa: E402
+import ckpt.torch  # noqa: E402
 
 SAMPLES = 1024
 FEATURES = 32
