@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -45,6 +46,21 @@ struct RunResult {
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs CKPT_BIN_DIR/<tool> <args> through the shell, stdout and stderr
+// captured through files in `dir`. For tests whose arguments are fixed
+// strings and scratch paths (no quoting concerns).
+inline RunResult RunTool(const ScratchDir& dir, const std::string& tool, const std::string& args) {
+  const std::string out = dir.Sub("out"), err = dir.Sub("err");
+  const std::string cmd =
+      std::string(CKPT_BIN_DIR) + "/" + tool + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
 }
 
 // Runs CKPT_BIN_DIR/ckpt with `args`; stdout and stderr go through files, so

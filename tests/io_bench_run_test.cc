@@ -15,34 +15,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "test_util.h"
 
 namespace ckpt {
 namespace {
 
+using ckpt::testing::RunResult;
+using ckpt::testing::RunTool;
 using ckpt::testing::ScratchDir;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Arguments are fixed strings from this file (and scratch paths): no quoting concerns.
 RunResult RunBench(const ScratchDir& dir, const std::string& args) {
-  const std::string out = dir.Sub("out"), err = dir.Sub("err");
-  const std::string cmd = std::string(CKPT_BIN_DIR) + "/ckpt-bench io " + args + " >" + out + " 2>" + err;
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(out);
-  r.err = ReadFile(err);
-  return r;
+  return RunTool(dir, "ckpt-bench io", args);
 }
 
 nlohmann::json RunJson(const ScratchDir& dir, const std::string& args) {
