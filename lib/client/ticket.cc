@@ -78,7 +78,14 @@ Status Ticket::guard(CUstream_st* stream) const {
     }
     fence = state_->fence;
   }
-  return fence->OrderAfter(stream);
+  CKPT_RETURN_IF_ERROR(fence->OrderAfter(stream));
+  if (stream != nullptr) return Status::OK();
+  // No stream: the host has waited for the last copy. Wait the moment more
+  // until the copier has marked the ticket copied, so that copied() and
+  // wait_copied() agree with what guard() just promised.
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->cv.wait(lock, [&] { return state_->copied || state_->failed; });
+  return state_->failed ? state_->error : Status::OK();
 }
 
 Status Ticket::wait_durable() const {

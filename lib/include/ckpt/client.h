@@ -142,7 +142,7 @@ class Ticket {
   // copy was issued (later copy failures are reported by wait_copied(),
   // wait_durable() and status()), kInvalidArgument for a non-null stream on a
   // build without the CUDA backend, or the CUDA error of cudaStreamWaitEvent.
-  // On host-only builds guard(nullptr) waits like wait_copied().
+  // guard(nullptr) blocks the host like wait_copied(): copied() is true after it.
   Status guard(CUstream_st* stream = nullptr) const;
 
   // Blocks until the checkpoint is committed (visible to restore and tools)
