@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <map>
 #include <set>
 
 #include "engine/chunk_codec.h"
@@ -458,25 +457,11 @@ Status Session::RestoreStep(uint64_t step, const std::vector<ipc::RegionEntry>& 
   if (!manifest.ok()) return manifest.status().WithContext(where);
   if (!manifest->has_value()) return Status::NotFound(where + ": no such checkpoint");
   const Manifest& mf = **manifest;
-  std::map<std::string, const ManifestRegion*> stored;
-  for (const auto& r : mf.regions) stored[r.name] = &r;
-  std::vector<const ManifestRegion*> plan;
-  for (const auto& region : regions) {
-    auto it = stored.find(region.name);
-    if (it == stored.end())
-      return Status::FailedPrecondition(where + ": the checkpoint has no region '" + region.name + "'");
-    const ManifestRegion& mr = *it->second;
-    if (mr.bytes != region.bytes || mr.type != region.type)
-      return Status::FailedPrecondition(
-          where + ": region '" + region.name + "' was saved as " + std::to_string(mr.bytes) + " bytes of " +
-          std::string(ElementTypeName(mr.type)) + ", protected now as " + std::to_string(region.bytes) +
-          " bytes of " + std::string(ElementTypeName(region.type)));
-    plan.push_back(&mr);
-    stored.erase(it);
-  }
-  if (!stored.empty())
-    return Status::FailedPrecondition(where + ": the checkpoint has region '" + stored.begin()->first +
-                                      "', which is not protected now");
+  std::vector<RegionLayout> wanted;
+  for (const auto& r : regions) wanted.push_back({r.name, r.type, r.bytes, std::nullopt});
+  auto matched = MatchRegions(mf, wanted, where);
+  if (!matched.ok()) return matched.status();
+  const std::vector<const ManifestRegion*>& plan = *matched;
 
   // Slots cycle between the daemon (decoding into one) and the client
   // (copying one out, then RestoreAck).

@@ -98,9 +98,7 @@ struct Inputs {
 };
 
 Inputs FromFlags(const po::variables_map& vm) {
-  for (const char* f : {"node-mtbf"}) {
-    if (vm.count(f) != 0) throw UsageError(std::string("option '--") + f + "' needs --store/--job");
-  }
+  if (vm.count("node-mtbf") != 0) throw UsageError("option '--node-mtbf' needs --store/--job");
   Inputs in;
   const double mtbf_arg = Duration(vm, "mtbf");
   in.cost = Duration(vm, "cost");

@@ -17,6 +17,7 @@
 #include "client/daemon_session.h"
 #include "client/interval_controller.h"
 #include "client/staging_pool.h"
+#include "client/ticket_ledger.h"
 #include "client/ticket_state.h"
 #include "engine/checkpoint_writer.h"
 #include "engine/chunk_hash.h"
@@ -147,43 +148,16 @@ class Client::Impl {
     auto point = copy_engine_->Mark(stream, device_regions);
     if (!point.ok()) return point.status().WithContext("checkpoint(" + std::to_string(step) + ")");
     auto state = std::make_shared<Ticket::State>(step, copy_engine_->accepts_streams());
-    PruneFinishedLocked();
-    outstanding_.push_back(state);
+    tickets_.Add(state);
     requests_.Push(Request{state, regions_, std::move(point).value(), std::move(user_state)});
     interval_->OnCheckpoint(step, Ticket(state));
     return Ticket(state);
   }
 
-  Status Flush() {
-    std::vector<std::shared_ptr<Ticket::State>> waiting;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      waiting.swap(outstanding_);
-    }
-    Status first;
-    for (const auto& s : waiting) {
-      Status r = Ticket(s).wait_durable();
-      if (first.ok() && !r.ok()) first = r;
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (first.ok() && !unreported_.ok()) first = unreported_;
-    unreported_ = Status::OK();
-    return first;
-  }
-
-  // Waits until every requested checkpoint finished, keeping their errors
-  // for the next flush().
-  void WaitIdle() {
-    std::vector<std::shared_ptr<Ticket::State>> waiting;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      waiting = outstanding_;
-    }
-    for (const auto& s : waiting) (void)Ticket(s).wait_durable();
-  }
+  Status Flush() { return tickets_.Flush(); }
 
   Result<uint64_t> Restore(std::optional<uint64_t> step) {
-    WaitIdle();  // a restore must not race a commit of the same job
+    tickets_.WaitIdle();  // a restore must not race a commit of the same job
     std::lock_guard<std::mutex> lock(mu_);
     if (regions_.empty()) return Status::FailedPrecondition("restore: no region is protected");
     if (step) {
@@ -277,17 +251,6 @@ class Client::Impl {
 
   static bool IsDeviceSide(const MemoryLocation& l) {
     return l.kind == MemoryKind::kDevice || l.kind == MemoryKind::kManaged;
-  }
-
-  void PruneFinishedLocked() {
-    if (outstanding_.size() < 64) return;
-    std::vector<std::shared_ptr<Ticket::State>> keep;
-    for (const auto& s : outstanding_) {
-      Ticket t(s);
-      if (!t.finished()) keep.push_back(s);
-      else if (unreported_.ok() && !t.status().ok()) unreported_ = t.status();
-    }
-    outstanding_.swap(keep);
   }
 
   // Copy stage: region memory -> staging slots, chunk by chunk, in order.
@@ -459,29 +422,12 @@ class Client::Impl {
     if (!m->has_value()) return Status::NotFound(where + ": no such checkpoint");
     const Manifest& manifest = **m;
 
-    std::map<std::string, const ManifestRegion*> stored;
-    for (const auto& r : manifest.regions) stored[r.name] = &r;
+    std::vector<RegionLayout> wanted;
+    for (const auto& r : regions_) wanted.push_back({r.name, r.type, r.bytes, r.shape});
+    auto matched = MatchRegions(manifest, wanted, where);
+    if (!matched.ok()) return matched.status();
     std::vector<std::pair<const Region*, const ManifestRegion*>> plan;
-    for (const auto& region : regions_) {
-      auto it = stored.find(region.name);
-      if (it == stored.end())
-        return Status::FailedPrecondition(where + ": the checkpoint has no region '" + region.name + "'");
-      const ManifestRegion& mr = *it->second;
-      if (mr.bytes != region.bytes || mr.type != region.type)
-        return Status::FailedPrecondition(
-            where + ": region '" + region.name + "' was saved as " + std::to_string(mr.bytes) +
-            " bytes of " + std::string(ElementTypeName(mr.type)) + ", protected now as " +
-            std::to_string(region.bytes) + " bytes of " + std::string(ElementTypeName(region.type)));
-      if (region.shape && mr.shape && *region.shape != *mr.shape)
-        return Status::FailedPrecondition(where + ": region '" + region.name + "' was saved with shape " +
-                                          ShapeString(*mr.shape) + ", protected now with shape " +
-                                          ShapeString(*region.shape));
-      plan.emplace_back(&region, &mr);
-      stored.erase(it);
-    }
-    if (!stored.empty())
-      return Status::FailedPrecondition(where + ": the checkpoint has region '" + stored.begin()->first +
-                                        "', which is not protected now");
+    for (size_t i = 0; i < regions_.size(); ++i) plan.emplace_back(&regions_[i], (*matched)[i]);
 
     ChunkDecoder decoder;
     std::vector<uint8_t> scratch;
@@ -637,8 +583,7 @@ class Client::Impl {
   mutable std::mutex mu_;
   std::vector<Region> regions_;
   bool staging_pinned_ = false;
-  std::vector<std::shared_ptr<Ticket::State>> outstanding_;
-  Status unreported_;
+  TicketLedger tickets_;  // for flush() and restore()
   std::string restored_user_state_;  // of the last successful restore
 
   // Destroyed after the destructor's flush: closes the job's session.

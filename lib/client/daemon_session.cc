@@ -132,16 +132,7 @@ Result<Ticket> DaemonSession::Checkpoint(uint64_t step, CUstream_st* stream) {
   auto point = copy_engine_->Mark(stream, device_regions);
   if (!point.ok()) return point.status().WithContext("checkpoint(" + std::to_string(step) + ")");
   auto state = std::make_shared<Ticket::State>(step, copy_engine_->accepts_streams());
-  if (outstanding_.size() >= 64) {
-    std::vector<std::shared_ptr<Ticket::State>> keep;
-    for (const auto& s : outstanding_) {
-      Ticket t(s);
-      if (!t.finished()) keep.push_back(s);
-      else if (unreported_.ok() && !t.status().ok()) unreported_ = t.status();
-    }
-    outstanding_.swap(keep);
-  }
-  outstanding_.push_back(state);
+  tickets_.Add(state);
   requests_.Push(Request{state, regions_, std::move(point).value()});
   return Ticket(state);
 }
@@ -308,22 +299,7 @@ Result<ipc::Message> DaemonSession::NextReply() {
   return std::move(*m);
 }
 
-Status DaemonSession::Flush() {
-  std::vector<std::shared_ptr<Ticket::State>> waiting;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    waiting.swap(outstanding_);
-  }
-  Status first;
-  for (const auto& s : waiting) {
-    Status r = Ticket(s).wait_durable();
-    if (first.ok() && !r.ok()) first = r;
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (first.ok() && !unreported_.ok()) first = unreported_;
-  unreported_ = Status::OK();
-  return first;
-}
+Status DaemonSession::Flush() { return tickets_.Flush(); }
 
 std::optional<uint64_t> DaemonSession::LatestStep() {
   // Not under mu_: the daemon answers after the checkpoints in flight, whose
@@ -338,14 +314,7 @@ std::optional<uint64_t> DaemonSession::LatestStep() {
 }
 
 Result<uint64_t> DaemonSession::Restore(std::optional<uint64_t> step) {
-  {  // a restore must not race a commit of the same job: wait, keep errors
-    std::vector<std::shared_ptr<Ticket::State>> waiting;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      waiting = outstanding_;
-    }
-    for (const auto& s : waiting) (void)Ticket(s).wait_durable();
-  }
+  tickets_.WaitIdle();  // a restore must not race a commit of the same job
   std::lock_guard<std::mutex> rpc(rpc_mu_);
   std::vector<Region> regions;
   {

@@ -28,6 +28,7 @@
 #include "ckpt/client.h"
 #include "client/copy_engine.h"
 #include "client/staging_pool.h"
+#include "client/ticket_ledger.h"
 #include "ipc/channel.h"
 #include "util/blocking_queue.h"
 
@@ -83,10 +84,9 @@ class DaemonSession {
   mutable std::mutex mu_;
   std::vector<Region> regions_;
   bool staging_pinned_ = false;
-  std::vector<std::shared_ptr<Ticket::State>> outstanding_;  // for Flush
+  TicketLedger tickets_;  // for Flush and Restore
   std::deque<std::shared_ptr<Ticket::State>> awaiting_daemon_;  // Begin sent, no Durable/Failed yet
   Status broken_;
-  Status unreported_;
 
   BlockingQueue<Request> requests_;
   BlockingQueue<ipc::Message> replies_;

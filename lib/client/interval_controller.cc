@@ -38,9 +38,13 @@ Status IntervalController::ValidateOptions(const Options& options) {
 Result<std::unique_ptr<IntervalController>> IntervalController::Open(const Options& options,
                                                                      std::shared_ptr<Store> store,
                                                                      Env* clock) {
-  CKPT_RETURN_IF_ERROR(ValidateOptions(options));
+  // The options were validated (ValidateOptions) before the store was opened.
   std::unique_ptr<policy::IntervalPolicy> policy;
-  if (options.interval_policy) policy = policy::IntervalPolicy::Create(*options.interval_policy).value();
+  if (options.interval_policy) {
+    auto created = policy::IntervalPolicy::Create(*options.interval_policy);
+    if (!created.ok()) return created.status().WithContext("Options::interval_policy");
+    policy = std::move(created).value();
+  }
   std::unique_ptr<IntervalController> c(
       new IntervalController(options, std::move(store), clock, std::move(policy)));
   auto detected = c->store_->rep()->BeginSession(options.job, options.nodes);

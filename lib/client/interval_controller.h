@@ -39,7 +39,8 @@ class IntervalController {
   static Status ValidateOptions(const Options& options);
 
   // Marks the job's session open in the store (recording the failure of a
-  // previous session that never closed). `clock` tells the time; not owned.
+  // previous session that never closed). `options` must have passed
+  // ValidateOptions. `clock` tells the time; not owned.
   static Result<std::unique_ptr<IntervalController>> Open(const Options& options,
                                                           std::shared_ptr<Store> store,
                                                           Env* clock);

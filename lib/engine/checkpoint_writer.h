@@ -28,13 +28,6 @@
 
 namespace ckpt {
 
-struct RegionLayout {
-  std::string name;
-  ElementType type = ElementType::kBytes;
-  uint64_t bytes = 0;
-  std::optional<Shape> shape;
-};
-
 class CheckpointWriter {
  public:
   static Result<std::unique_ptr<CheckpointWriter>> Create(std::shared_ptr<Store> store,

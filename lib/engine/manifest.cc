@@ -1,5 +1,7 @@
 #include "engine/manifest.h"
 
+#include <map>
+
 #include "ckpt/client.h"
 #include "util/coding.h"
 
@@ -148,6 +150,35 @@ Status ValidateJobName(std::string_view job) {
                                      "' may hold only letters, digits, '.', '_' and '-'");
   }
   return Status::OK();
+}
+
+Result<std::vector<const ManifestRegion*>> MatchRegions(const Manifest& manifest,
+                                                        const std::vector<RegionLayout>& regions,
+                                                        const std::string& where) {
+  std::map<std::string, const ManifestRegion*> stored;
+  for (const auto& r : manifest.regions) stored[r.name] = &r;
+  std::vector<const ManifestRegion*> plan;
+  for (const auto& region : regions) {
+    auto it = stored.find(region.name);
+    if (it == stored.end())
+      return Status::FailedPrecondition(where + ": the checkpoint has no region '" + region.name + "'");
+    const ManifestRegion& mr = *it->second;
+    if (mr.bytes != region.bytes || mr.type != region.type)
+      return Status::FailedPrecondition(
+          where + ": region '" + region.name + "' was saved as " + std::to_string(mr.bytes) +
+          " bytes of " + std::string(ElementTypeName(mr.type)) + ", protected now as " +
+          std::to_string(region.bytes) + " bytes of " + std::string(ElementTypeName(region.type)));
+    if (region.shape && mr.shape && *region.shape != *mr.shape)
+      return Status::FailedPrecondition(where + ": region '" + region.name + "' was saved with shape " +
+                                        ShapeString(*mr.shape) + ", protected now with shape " +
+                                        ShapeString(*region.shape));
+    plan.push_back(&mr);
+    stored.erase(it);
+  }
+  if (!stored.empty())
+    return Status::FailedPrecondition(where + ": the checkpoint has region '" + stored.begin()->first +
+                                      "', which is not protected now");
+  return plan;
 }
 
 }  // namespace ckpt

@@ -40,6 +40,21 @@ struct Manifest {
 };
 
 // Written: 2 (region shapes and the user-state blob). Decoded: 1 and 2.
+struct RegionLayout {
+  std::string name;
+  ElementType type = ElementType::kBytes;
+  uint64_t bytes = 0;
+  std::optional<Shape> shape;
+};
+
+// The manifest's region for each of `regions`, in their order: what a
+// restore of these regions reads. kFailedPrecondition, prefixed by `where`,
+// when the manifest lacks one of them, has it with another size or element
+// type (or another shape, when both have one), or has a region not asked for.
+Result<std::vector<const ManifestRegion*>> MatchRegions(const Manifest& manifest,
+                                                        const std::vector<RegionLayout>& regions,
+                                                        const std::string& where);
+
 inline constexpr uint8_t kManifestVersion = 2;
 inline constexpr uint8_t kOldestManifestVersion = 1;
 
