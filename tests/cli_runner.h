@@ -33,8 +33,6 @@ extern char** environ;
 
 namespace ckpt::testing {
 
-// Smallest chunk size: many chunks, small data.
-inline constexpr size_t kChunk = size_t{64} << 10;
 
 // What a run of the tool gave.
 struct RunResult {

@@ -19,17 +19,9 @@ using ckpt::testing::OpenClient;
 using ckpt::testing::FloatWeights;
 using ckpt::testing::RandomBytes;
 using ckpt::testing::ScratchDir;
+using ckpt::testing::SmallClientOptions;
+using ckpt::testing::kChunk;
 
-constexpr size_t kChunk = 64 << 10;
-
-Options TestOptions(const ScratchDir& dir) {
-  Options o;
-  o.store_dir = dir.Sub("store");
-  o.job = "job";
-  o.chunk_bytes = kChunk;
-  o.staging_bytes = 8 * kChunk;
-  return o;
-}
 
 // Checkpoints `step` and waits until it is durable; returns its stats.
 CheckpointStats Durable(Client* c, uint64_t step) {
@@ -63,7 +55,7 @@ void Scribble(std::vector<T>* v) {
 
 TEST(ClientCheckpoint, RestoreReturnsExactlyTheBytesSaved) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<float> weights = FloatWeights(300001, 1);        // not a whole number of chunks
   std::vector<uint8_t> adam = RandomBytes(200 << 10, 2);       // bf16, random
@@ -98,7 +90,7 @@ TEST(ClientCheckpoint, RestoreReturnsExactlyTheBytesSaved) {
 
 TEST(ClientCheckpoint, ZeroByteRegionsCheckpointAndRestore) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> data = RandomBytes(100000, 4);
   const auto d0 = data;
@@ -112,7 +104,7 @@ TEST(ClientCheckpoint, ZeroByteRegionsCheckpointAndRestore) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(data, d0);
 
-  auto store = Store::Open(TestOptions(dir).store_dir, {.create_if_missing = false, .read_only = true});
+  auto store = Store::Open(SmallClientOptions(dir).store_dir, {.create_if_missing = false, .read_only = true});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto info = (*store)->Get("job", 1);
   ASSERT_TRUE(info.ok());
@@ -126,7 +118,7 @@ TEST(ClientCheckpoint, ZeroByteRegionsCheckpointAndRestore) {
 
 TEST(ClientCheckpoint, OnlyZeroByteRegionsMakeAnEmptyCheckpoint) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->protect("nothing", nullptr, 0, ElementType::kBytes).ok());
   const CheckpointStats stats = Durable(c.get(), 3);
@@ -139,7 +131,7 @@ TEST(ClientCheckpoint, OnlyZeroByteRegionsMakeAnEmptyCheckpoint) {
 
 TEST(ClientCheckpoint, RestoreOfAnOlderStepGivesThatStepsBytes) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<float> w = FloatWeights(100000, 5);
   ASSERT_TRUE(c->protect("w", w.data(), w.size() * 4, ElementType::kFloat32).ok());
@@ -160,7 +152,7 @@ TEST(ClientCheckpoint, RestoreOfAnOlderStepGivesThatStepsBytes) {
 
 TEST(ClientCheckpoint, RestoreOfAMissingStepIsNotFound) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> d = RandomBytes(1000, 6);
   ASSERT_TRUE(c->protect("d", d.data(), d.size(), ElementType::kBytes).ok());
@@ -170,7 +162,7 @@ TEST(ClientCheckpoint, RestoreOfAMissingStepIsNotFound) {
 
 TEST(ClientCheckpoint, LatestStepTracksCommittedCheckpoints) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   EXPECT_FALSE(c->latest_step().has_value());
   std::vector<uint8_t> d = RandomBytes(5000, 7);
@@ -183,7 +175,7 @@ TEST(ClientCheckpoint, LatestStepTracksCommittedCheckpoints) {
 
 TEST(ClientCheckpoint, OneChangedChunkStoresExactlyOneNewChunk) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> d = RandomBytes(32 * kChunk, 8);
   ASSERT_TRUE(c->protect("d", d.data(), d.size(), ElementType::kBytes).ok());
@@ -209,7 +201,7 @@ TEST(ClientCheckpoint, OneChangedChunkStoresExactlyOneNewChunk) {
 
 TEST(ClientCheckpoint, UnchangedRegionIsNotRewritten) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> live = RandomBytes(16 * kChunk, 9);
   std::vector<uint8_t> frozen = RandomBytes(48 * kChunk, 10);
@@ -225,7 +217,7 @@ TEST(ClientCheckpoint, UnchangedRegionIsNotRewritten) {
 
 TEST(ClientCheckpoint, EqualChunksWithinACheckpointAreStoredOnce) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> a = RandomBytes(10 * kChunk, 12);
   std::vector<uint8_t> b = a;  // e.g. tied embeddings
@@ -244,7 +236,7 @@ TEST(ClientCheckpoint, EqualChunksWithinACheckpointAreStoredOnce) {
 // bf16 weights: the sign/exponent plane compresses, the mantissa plane does not.
 TEST(ClientCheckpoint, Bf16WeightsAreStoredCompressed) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   const std::vector<float> f = FloatWeights(16 * kChunk / 2, 13);
   std::vector<uint16_t> w(f.size());
@@ -265,7 +257,7 @@ TEST(ClientCheckpoint, Bf16WeightsAreStoredCompressed) {
 
 TEST(ClientCheckpoint, CompressionOffRoundTrips) {
   ScratchDir dir;
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   o.compression = Compression::kOff;
   o.zstd_level = 0;  // ignored when compression is off
   auto c = OpenClient(o);
@@ -282,7 +274,7 @@ TEST(ClientCheckpoint, CompressionOffRoundTrips) {
 
 TEST(ClientCheckpoint, TinyStagingPoolStillRestoresExactly) {
   ScratchDir dir;
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   o.staging_bytes = 2 * kChunk;
   auto c = OpenClient(o);
   ASSERT_TRUE(c);
@@ -303,7 +295,7 @@ TEST(ClientCheckpoint, TinyStagingPoolStillRestoresExactly) {
 
 TEST(ClientCheckpoint, SnapshotHoldsTheBytesAsOfTheCheckpointCall) {
   ScratchDir dir;
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   o.staging_bytes = 2 * kChunk;  // most chunks are still being written after wait_copied
   auto c = OpenClient(o);
   ASSERT_TRUE(c);
@@ -322,7 +314,7 @@ TEST(ClientCheckpoint, SnapshotHoldsTheBytesAsOfTheCheckpointCall) {
 
 TEST(ClientCheckpoint, CheckpointWithNoProtectedRegionIsFailedPrecondition) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->checkpoint(1).status().code(), Status::Code::kFailedPrecondition);
   EXPECT_EQ(c->restore().status().code(), Status::Code::kFailedPrecondition);
@@ -330,7 +322,7 @@ TEST(ClientCheckpoint, CheckpointWithNoProtectedRegionIsFailedPrecondition) {
 
 TEST(ClientCheckpoint, ProtectRejectsADuplicateName) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> a(4096), b(4096);
   ASSERT_TRUE(c->protect("w", a.data(), a.size(), ElementType::kBytes).ok());
@@ -341,7 +333,7 @@ TEST(ClientCheckpoint, ProtectRejectsADuplicateName) {
 
 TEST(ClientCheckpoint, ProtectRejectsSizeNotAMultipleOfTheElementSize) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> a(4096);
   EXPECT_EQ(c->protect("f32", a.data(), 4094, ElementType::kFloat32).code(),
@@ -355,7 +347,7 @@ TEST(ClientCheckpoint, ProtectRejectsSizeNotAMultipleOfTheElementSize) {
 
 TEST(ClientCheckpoint, ProtectRejectsANullPointer) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->protect("w", nullptr, 4096, ElementType::kBytes).code(),
             Status::Code::kInvalidArgument);
@@ -367,7 +359,7 @@ TEST(ClientCheckpoint, ProtectRejectsANullPointer) {
 // Saves regions "a" (f32, 4 KiB) and "b" (bytes, 100 KiB) at step 1 and
 // returns the store's options.
 Options SaveAB(const ScratchDir& dir) {
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   auto c = OpenClient(o);
   if (!c) return o;
   std::vector<uint8_t> a = RandomBytes(4096, 20), b = RandomBytes(100 << 10, 21);
@@ -438,7 +430,7 @@ TEST(ClientCheckpoint, RestoreRefusesWhenACheckpointRegionIsNotProtected) {
 
 TEST(ClientCheckpoint, RestoreWithNoCheckpointIsNotFound) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> d(100);
   ASSERT_TRUE(c->protect("d", d.data(), d.size(), ElementType::kBytes).ok());
@@ -447,7 +439,7 @@ TEST(ClientCheckpoint, RestoreWithNoCheckpointIsNotFound) {
 
 TEST(ClientCheckpoint, ShouldCheckpointEveryNSteps) {
   ScratchDir dir;
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   o.checkpoint_every_steps = 10;
   auto c = OpenClient(o);
   ASSERT_TRUE(c);
@@ -459,14 +451,14 @@ TEST(ClientCheckpoint, ShouldCheckpointEveryNSteps) {
 
 TEST(ClientCheckpoint, ShouldCheckpointNeverWhenTheIntervalIsZero) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   for (uint64_t step = 0; step < 1000; ++step) ASSERT_FALSE(c->should_checkpoint(step)) << step;
 }
 
 TEST(ClientCheckpoint, OpenRejectsInvalidOptions) {
   ScratchDir dir;
-  const Options good = TestOptions(dir);
+  const Options good = SmallClientOptions(dir);
   auto expect_invalid = [](const Options& o, const char* what) {
     auto c = Client::Open(o);
     EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument) << what << ": " << c.status().ToString();
@@ -495,7 +487,7 @@ TEST(ClientCheckpoint, OpenRejectsInvalidOptions) {
 
 TEST(ClientCheckpoint, SecondOpenOfTheSameStoreIsBusy) {
   ScratchDir dir;
-  const Options o = TestOptions(dir);
+  const Options o = SmallClientOptions(dir);
   auto first = OpenClient(o);
   ASSERT_TRUE(first);
   Options other = o;
@@ -509,7 +501,7 @@ TEST(ClientCheckpoint, SecondOpenOfTheSameStoreIsBusy) {
 
 TEST(ClientCheckpoint, CheckpointOfAnExistingStepReplacesIt) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> d = RandomBytes(4 * kChunk, 22);
   ASSERT_TRUE(c->protect("d", d.data(), d.size(), ElementType::kBytes).ok());
@@ -522,7 +514,7 @@ TEST(ClientCheckpoint, CheckpointOfAnExistingStepReplacesIt) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(d, second);
 
-  auto store = Store::Open(TestOptions(dir).store_dir, {.create_if_missing = false, .read_only = true});
+  auto store = Store::Open(SmallClientOptions(dir).store_dir, {.create_if_missing = false, .read_only = true});
   ASSERT_TRUE(store.ok());
   auto list = (*store)->List("job");
   ASSERT_TRUE(list.ok());
@@ -532,12 +524,12 @@ TEST(ClientCheckpoint, CheckpointOfAnExistingStepReplacesIt) {
   ASSERT_TRUE(faults.ok());
   EXPECT_TRUE(faults->empty());
   // The replaced checkpoint's chunks are referenced by nothing: its segment is gone.
-  EXPECT_EQ(SegmentFileCount(TestOptions(dir).store_dir), 1u);
+  EXPECT_EQ(SegmentFileCount(SmallClientOptions(dir).store_dir), 1u);
 }
 
 TEST(ClientCheckpoint, FailedCheckpointIsReportedOnItsTicketAndLeavesEarlierOnesIntact) {
   ScratchDir dir;
-  const Options o = TestOptions(dir);
+  const Options o = SmallClientOptions(dir);
   auto c = OpenClient(o);
   ASSERT_TRUE(c);
   std::vector<uint8_t> d = RandomBytes(4 * kChunk, 28);
@@ -573,7 +565,7 @@ TEST(ClientCheckpoint, FailedCheckpointIsReportedOnItsTicketAndLeavesEarlierOnes
 
 TEST(ClientCheckpoint, ReopenedStoreSeesCommittedCheckpoints) {
   ScratchDir dir;
-  const Options o = TestOptions(dir);
+  const Options o = SmallClientOptions(dir);
   std::vector<float> w = FloatWeights(3 * kChunk / 4 + 10, 24);
   std::vector<std::vector<float>> saved;
   {
@@ -603,7 +595,7 @@ TEST(ClientCheckpoint, ReopenedStoreSeesCommittedCheckpoints) {
 // between waits for the failed checkpoint but must not swallow its error.
 TEST(ClientCheckpoint, FlushStillReportsAFailureAfterAnInterveningRestore) {
   ScratchDir dir;
-  const Options o = TestOptions(dir);
+  const Options o = SmallClientOptions(dir);
   auto c = OpenClient(o);
   ASSERT_TRUE(c);
   std::vector<uint8_t> d = RandomBytes(2 * kChunk, 31);
@@ -623,7 +615,7 @@ TEST(ClientCheckpoint, FlushStillReportsAFailureAfterAnInterveningRestore) {
 
 TEST(ClientCheckpoint, RestoreWorksAfterTheChunkSizeChanged) {
   ScratchDir dir;
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   std::vector<uint8_t> d = RandomBytes(10 * kChunk + 4096, 30);
   const auto d0 = d;
   {
@@ -652,7 +644,7 @@ TEST(ClientCheckpoint, RestoreWorksAfterTheChunkSizeChanged) {
 
 TEST(ClientCheckpoint, OpenWithoutCreateOfAMissingStoreIsNotFound) {
   ScratchDir dir;
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   o.store.create_if_missing = false;
   EXPECT_EQ(Client::Open(o).status().code(), Status::Code::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(o.store_dir));
@@ -660,7 +652,7 @@ TEST(ClientCheckpoint, OpenWithoutCreateOfAMissingStoreIsNotFound) {
 
 TEST(ClientCheckpoint, QueuedCheckpointsAreAllDurableAfterFlush) {
   ScratchDir dir;
-  Options o = TestOptions(dir);
+  Options o = SmallClientOptions(dir);
   o.staging_bytes = 4 * kChunk;
   auto c = OpenClient(o);
   ASSERT_TRUE(c);
@@ -690,7 +682,7 @@ TEST(ClientCheckpoint, QueuedCheckpointsAreAllDurableAfterFlush) {
 
 TEST(ClientCheckpoint, BackToBackCheckpointsWithoutWaitingAreAllCommitted) {
   ScratchDir dir;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_TRUE(c);
   std::vector<uint8_t> d = RandomBytes(6 * kChunk, 26);
   ASSERT_TRUE(c->protect("d", d.data(), d.size(), ElementType::kBytes).ok());
@@ -707,7 +699,7 @@ TEST(ClientCheckpoint, BackToBackCheckpointsWithoutWaitingAreAllCommitted) {
     new_chunks += t.stats().new_chunks;
   }
   EXPECT_EQ(new_chunks, 6u);  // only the first stored anything
-  auto store = Store::Open(TestOptions(dir).store_dir, {.create_if_missing = false, .read_only = true});
+  auto store = Store::Open(SmallClientOptions(dir).store_dir, {.create_if_missing = false, .read_only = true});
   ASSERT_TRUE(store.ok());
   auto list = (*store)->List("job");
   ASSERT_TRUE(list.ok());
@@ -716,7 +708,7 @@ TEST(ClientCheckpoint, BackToBackCheckpointsWithoutWaitingAreAllCommitted) {
 
 TEST(ClientCheckpoint, ClientDestructorMakesCheckpointsInFlightDurable) {
   ScratchDir dir;
-  const Options o = TestOptions(dir);
+  const Options o = SmallClientOptions(dir);
   std::vector<uint8_t> d = RandomBytes(20 * kChunk, 27);
   const auto d0 = d;
   Ticket ticket(nullptr);

@@ -16,17 +16,9 @@ namespace {
 using ckpt::testing::FloatWeights;
 using ckpt::testing::OpenClient;
 using ckpt::testing::ScratchDir;
+using ckpt::testing::SmallClientOptions;
+using ckpt::testing::kChunk;
 
-constexpr size_t kChunk = 64 << 10;
-
-Options TestOptions(const ScratchDir& dir) {
-  Options o;
-  o.store_dir = dir.Sub("store");
-  o.job = "job";
-  o.chunk_bytes = kChunk;
-  o.staging_bytes = 8 * kChunk;
-  return o;
-}
 
 void Durable(Client* c, uint64_t step) {
   auto t = c->checkpoint(step);
@@ -39,7 +31,7 @@ TEST(RegionShape, IsRecordedInTheCheckpoint) {
   auto w = FloatWeights(64 * 300, 1);
   int64_t step_counter = 42;
   std::vector<uint8_t> raw(10);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("w", w.data(), w.size() * 4, ElementType::kFloat32, Shape{64, 300}).ok());
   ASSERT_TRUE(c->protect("step", &step_counter, 8, ElementType::kInt64, Shape{}).ok());
@@ -62,7 +54,7 @@ TEST(RegionShape, IsRecordedInTheCheckpoint) {
 TEST(RegionShape, NotFittingTheBytesIsRefused) {
   ScratchDir dir;
   auto w = FloatWeights(600, 2);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   for (const Shape& bad : {Shape{599}, Shape{2, 301}, Shape{600, 0}, Shape{},
                            Shape{uint64_t{1} << 40, uint64_t{1} << 40, 600}}) {
@@ -77,7 +69,7 @@ TEST(RegionShape, NotFittingTheBytesIsRefused) {
 TEST(RegionShape, RankAboveTheLimitIsRefused) {
   ScratchDir dir;
   float one = 1;
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   Status s = c->protect("x", &one, 4, ElementType::kFloat32, Shape(kMaxShapeRank + 1, 1));
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
@@ -88,13 +80,13 @@ TEST(RegionShape, RestoreRefusesAnotherShapeOfTheSameSize) {
   ScratchDir dir;
   auto w = FloatWeights(600, 3);
   {
-    auto c = OpenClient(TestOptions(dir));
+    auto c = OpenClient(SmallClientOptions(dir));
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(c->protect("w", w.data(), w.size() * 4, ElementType::kFloat32, Shape{20, 30}).ok());
     Durable(c.get(), 1);
   }
   std::vector<float> back(600, 0.0f);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("w", back.data(), back.size() * 4, ElementType::kFloat32, Shape{30, 20}).ok());
   auto r = c->restore();
@@ -108,13 +100,13 @@ TEST(RegionShape, RestoreWithoutAShapeMatchesBySizeAndType) {
   ScratchDir dir;
   auto w = FloatWeights(600, 4);
   {
-    auto c = OpenClient(TestOptions(dir));
+    auto c = OpenClient(SmallClientOptions(dir));
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(c->protect("w", w.data(), w.size() * 4, ElementType::kFloat32, Shape{20, 30}).ok());
     Durable(c.get(), 1);
   }
   std::vector<float> back(600);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("w", back.data(), back.size() * 4, ElementType::kFloat32).ok());
   ASSERT_TRUE(c->restore().ok());

@@ -65,6 +65,20 @@ inline std::vector<float> FloatWeights(size_t count, uint64_t seed, float stddev
   return out;
 }
 
+// Smallest chunk size: many chunks, small data.
+inline constexpr size_t kChunk = size_t{64} << 10;
+
+// A client of job "job" in DIR/store with 64 KiB chunks and an 8-chunk
+// staging pool: small enough that tests cross chunk and pool boundaries.
+inline Options SmallClientOptions(const ScratchDir& dir) {
+  Options o;
+  o.store_dir = dir.Sub("store");
+  o.job = "job";
+  o.chunk_bytes = kChunk;
+  o.staging_bytes = 8 * kChunk;
+  return o;
+}
+
 // Opens a client, recording a test failure (and returning null) on error.
 inline std::unique_ptr<Client> OpenClient(const Options& o) {
   auto c = Client::Open(o);

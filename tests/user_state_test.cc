@@ -16,17 +16,9 @@ namespace {
 using ckpt::testing::OpenClient;
 using ckpt::testing::RandomBytes;
 using ckpt::testing::ScratchDir;
+using ckpt::testing::SmallClientOptions;
+using ckpt::testing::kChunk;
 
-constexpr size_t kChunk = 64 << 10;
-
-Options TestOptions(const ScratchDir& dir) {
-  Options o;
-  o.store_dir = dir.Sub("store");
-  o.job = "job";
-  o.chunk_bytes = kChunk;
-  o.staging_bytes = 8 * kChunk;
-  return o;
-}
 
 void DurableWithState(Client* c, uint64_t step, const std::string& state) {
   auto t = c->checkpoint(step, nullptr, state);
@@ -44,13 +36,13 @@ TEST(UserState, RoundTripsThroughRestoreOfEachStep) {
   ScratchDir dir;
   auto data = RandomBytes(3 * kChunk + 100, 1);
   {
-    auto c = OpenClient(TestOptions(dir));
+    auto c = OpenClient(SmallClientOptions(dir));
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(c->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
     DurableWithState(c.get(), 1, kState1);
     DurableWithState(c.get(), 2, kState2);
   }
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   std::vector<uint8_t> back(data.size());
   ASSERT_TRUE(c->protect("w", back.data(), back.size(), ElementType::kBytes).ok());
@@ -67,7 +59,7 @@ TEST(UserState, RoundTripsThroughRestoreOfEachStep) {
 TEST(UserState, IsVisibleThroughStoreGetAndList) {
   ScratchDir dir;
   auto data = RandomBytes(1000, 2);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
   DurableWithState(c.get(), 7, kState1);
@@ -83,7 +75,7 @@ TEST(UserState, IsVisibleThroughStoreGetAndList) {
 TEST(UserState, CheckpointWithoutItCarriesAnEmptyBlob) {
   ScratchDir dir;
   auto data = RandomBytes(1000, 3);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
   DurableWithState(c.get(), 1, kState1);
@@ -98,7 +90,7 @@ TEST(UserState, CheckpointWithoutItCarriesAnEmptyBlob) {
 TEST(UserState, OverTheLimitIsRefusedAndLosesNothing) {
   ScratchDir dir;
   auto data = RandomBytes(1000, 4);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
   DurableWithState(c.get(), 1, kState1);
@@ -121,7 +113,7 @@ TEST(UserState, OverTheLimitIsRefusedAndLosesNothing) {
 TEST(UserState, FailedRestoreKeepsThePreviousBlob) {
   ScratchDir dir;
   auto data = RandomBytes(1000, 5);
-  auto c = OpenClient(TestOptions(dir));
+  auto c = OpenClient(SmallClientOptions(dir));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
   DurableWithState(c.get(), 1, kState1);
