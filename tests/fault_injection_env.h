@@ -164,14 +164,18 @@ class FaultySegmentFile final : public WritableSegmentFile {
       return c;
     }
     auto c = base_->WaitCompletion();
-    if (c.ok() && c->result > 0) {
-      std::lock_guard<std::mutex> lock(env_->mu_);
-      auto it = env_->files_.find(path_);
-      // Writes are appended in order: the furthest completed end is what a
-      // sync would make durable.
-      if (it != env_->files_.end())
-        it->second.written_end = std::max(it->second.written_end, starts_[c->tag] + static_cast<uint64_t>(c->result));
+    if (c.ok()) Completed(*c);
+    return c;
+  }
+
+  Result<std::optional<Completion>> PollCompletion() override {
+    if (!injected_.empty()) {
+      Completion c = injected_.front();
+      injected_.pop_front();
+      return std::optional<Completion>(c);
     }
+    auto c = base_->PollCompletion();
+    if (c.ok() && c->has_value()) Completed(**c);
     return c;
   }
 
@@ -188,6 +192,16 @@ class FaultySegmentFile final : public WritableSegmentFile {
   bool direct_io() const override { return base_->direct_io(); }
 
  private:
+  void Completed(const Completion& c) {
+    if (c.result <= 0) return;
+    std::lock_guard<std::mutex> lock(env_->mu_);
+    auto it = env_->files_.find(path_);
+    // Writes are appended in order: the furthest completed end is what a
+    // sync would make durable.
+    if (it != env_->files_.end())
+      it->second.written_end = std::max(it->second.written_end, starts_[c.tag] + static_cast<uint64_t>(c.result));
+  }
+
   FaultInjectionEnv* env_;
   std::unique_ptr<WritableSegmentFile> base_;
   std::string path_;

@@ -27,7 +27,21 @@ CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& 
     : store_(std::move(store)),
       options_(options),
       segments_(std::move(segments)),
-      encoder_(options.compression, options.zstd_level, options.auto_compression_mbps) {}
+      encoder_(options.compression, options.zstd_level, options.auto_compression_mbps),
+      paced_by_disk_(options.compression == Compression::kAuto && options.auto_compression_mbps == 0) {}
+
+bool CheckpointWriter::DiskCanWait() {
+  // The first buffer: the disk has nothing to do yet whatever we choose, and
+  // for a small checkpoint it is all there is.
+  if (!segment_open_ || segments_->bytes_submitted() == 0) return true;
+  // Compressing a chunk takes about as long as the disk takes to write one
+  // or two (one core of zstd on planes, 1.1-1.8 GB/s, against 1-3 GB/s), so
+  // the disk must have two chunks queued, and at least one whole write.
+  const uint64_t enough = std::min<uint64_t>(
+      segments_->in_flight_capacity(),
+      std::max<uint64_t>(segments_->buffer_bytes(), 2 * uint64_t{options_.chunk_bytes}));
+  return segments_->BytesInFlight() >= enough;
+}
 
 CheckpointWriter::~CheckpointWriter() { Abort(); }
 
@@ -69,7 +83,7 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   // Uncompressed, a chunk is its own payload: hash and checksum it in one sweep.
   ChunkHash hash;
   uint64_t raw_checksum = 0;
-  const bool raw_only = options_.compression == Compression::kOff;
+  const bool raw_only = options_.compression == Compression::kOff || (paced_by_disk_ && !DiskCanWait());
   if (raw_only) HashAndChecksum(data, size, &hash, &raw_checksum);
   else hash = HashChunk(data, size);
   r.chunks[index] = hash;
@@ -84,7 +98,9 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
     CKPT_RETURN_IF_ERROR(segments_->Start(store_->rep()->SegmentPath(segment_id_)));
     segment_open_ = true;
   }
-  auto encoded = encoder_.Encode(data, size, ElementSize(r.type));
+  Result<EncodedChunk> encoded = raw_only ? Result<EncodedChunk>(EncodedChunk{
+                                               Codec::kRaw, 0, {reinterpret_cast<const char*>(data), size}})
+                                         : encoder_.Encode(data, size, ElementSize(r.type));
   if (!encoded.ok()) return encoded.status();
   RecordHeader header;
   header.codec = encoded->codec;

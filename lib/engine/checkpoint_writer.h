@@ -1,7 +1,11 @@
 // Turns the chunks of one checkpoint into stored records and a committed
 // manifest: hash each chunk (XXH3-128); reference it when the store already
 // holds it (unchanged since the parent, or equal to another chunk); otherwise
-// filter + compress it and append it to this checkpoint's segment file. Commit
+// filter + compress it and append it to this checkpoint's segment file. With
+// kAuto and no target speed, a chunk is compressed only while the disk has
+// enough writes queued to stay busy meanwhile, and stored raw otherwise: the
+// disk never waits for the compressor, so kAuto is never slower than kOff by
+// more than the first buffer's compression. Commit
 // syncs the segment, then commits the manifest in one atomic catalog batch.
 //
 // A writer handles one checkpoint at a time (Begin ... Commit or Abort) and is
@@ -67,8 +71,13 @@ class CheckpointWriter {
 
   std::shared_ptr<Store> store_;
   Options options_;
+  // kAuto without a target speed (Options::auto_compression_mbps = 0): the
+  // disk sets the pace.
+  bool DiskCanWait();
+
   std::unique_ptr<SegmentWriter> segments_;
   ChunkEncoder encoder_;
+  const bool paced_by_disk_;
 
   bool active_ = false;
   std::shared_lock<std::shared_mutex> gc_guard_;  // held from Begin to Commit/Abort

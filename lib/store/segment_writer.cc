@@ -55,6 +55,7 @@ Status SegmentWriter::Start(const std::string& path) {
   file_pos_ = 0;
   fill_ = 0;
   pending_ = 0;
+  in_flight_bytes_ = 0;
   error_ = Status::OK();
   return Status::OK();
 }
@@ -87,6 +88,7 @@ Status SegmentWriter::SubmitCurrent(size_t bytes) {
   CKPT_RETURN_IF_ERROR(file_->SubmitWrite(buffers_[current_], bytes, file_pos_, current_));
   inflight_[current_] = {current_, file_pos_, bytes, 0};
   ++pending_;
+  in_flight_bytes_ += bytes;
   file_pos_ += bytes;
   fill_ = 0;
   while (free_.empty()) CKPT_RETURN_IF_ERROR(WaitOne());
@@ -100,16 +102,20 @@ Status SegmentWriter::HandleCompletion(const WritableSegmentFile::Completion& c)
   --pending_;
   InFlight& w = inflight_[idx];
   if (c.result <= 0) {
+    in_flight_bytes_ -= w.bytes - w.done;
     if (error_.ok())
       error_ = c.result < 0 ? ErrnoStatus("write segment " + path_, static_cast<int>(-c.result))
                             : Status::IOError("write segment " + path_ + ": no progress");
     free_.push_back(idx);
     return error_;
   }
-  w.done += static_cast<size_t>(c.result);
+  const size_t done = std::min(static_cast<size_t>(c.result), w.bytes - w.done);
+  w.done += done;
+  in_flight_bytes_ -= done;
   if (w.done < w.bytes) {  // short write: submit the rest
     Status s = file_->SubmitWrite(buffers_[idx] + w.done, w.bytes - w.done, w.offset + w.done, idx);
     if (!s.ok()) {
+      in_flight_bytes_ -= w.bytes - w.done;
       if (error_.ok()) error_ = s;
       free_.push_back(idx);
       return error_;
@@ -126,10 +132,24 @@ Status SegmentWriter::WaitOne() {
   if (!c.ok()) {
     // The ring itself failed: nothing more will complete.
     pending_ = 0;
+    in_flight_bytes_ = 0;
     if (error_.ok()) error_ = c.status();
     return error_;
   }
   return HandleCompletion(*c);
+}
+
+uint64_t SegmentWriter::BytesInFlight() {
+  while (pending_ > 0 && file_ != nullptr) {
+    auto c = file_->PollCompletion();
+    if (!c.ok()) {
+      if (error_.ok()) error_ = c.status();
+      break;
+    }
+    if (!c->has_value()) break;
+    (void)HandleCompletion(**c);  // an error sticks in error_
+  }
+  return in_flight_bytes_;
 }
 
 Status SegmentWriter::WaitAll() {

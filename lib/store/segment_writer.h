@@ -47,6 +47,19 @@ class SegmentWriter {
 
   // Bytes appended so far (unpadded).
   uint64_t size() const { return file_pos_ + fill_; }
+
+  // Bytes handed to the disk whose writes have not completed: the work the
+  // disk still has queued. Collects the completions that are ready first,
+  // without blocking (a write error found there is returned by the next
+  // Append or Finish).
+  uint64_t BytesInFlight();
+  // Bytes handed to the disk so far (whole buffers), the size of one write,
+  // and the most that can be in flight at once.
+  uint64_t bytes_submitted() const { return file_pos_; }
+  size_t buffer_bytes() const { return options_.buffer_bytes; }
+  uint64_t in_flight_capacity() const {
+    return uint64_t{options_.queue_depth} * options_.buffer_bytes;
+  }
   bool direct_io() const { return file_ != nullptr && file_->direct_io(); }
 
   // Pads, writes, syncs. Returns the file's final size.
@@ -76,6 +89,7 @@ class SegmentWriter {
   };
   std::vector<InFlight> inflight_;  // indexed by buffer
   unsigned pending_ = 0;
+  uint64_t in_flight_bytes_ = 0;  // submitted, not yet completed
   size_t current_ = 0;   // buffer being filled
   size_t fill_ = 0;      // bytes in the current buffer
   uint64_t file_pos_ = 0;  // file offset of the current buffer

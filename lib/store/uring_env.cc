@@ -50,6 +50,16 @@ class UringSegmentFile final : public WritableSegmentFile {
     return c;
   }
 
+  Result<std::optional<Completion>> PollCompletion() override {
+    struct io_uring_cqe* cqe = nullptr;
+    const int rc = io_uring_peek_cqe(&ring_, &cqe);
+    if (rc == -EAGAIN) return std::optional<Completion>();
+    if (rc < 0) return ErrnoStatus("io_uring_peek_cqe " + path_, -rc);
+    Completion c{io_uring_cqe_get_data64(cqe), cqe->res};
+    io_uring_cqe_seen(&ring_, cqe);
+    return std::optional<Completion>(c);
+  }
+
   Status DataSync() override {
     if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync " + path_, errno);
     return Status::OK();

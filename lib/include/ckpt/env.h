@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ckpt/status.h"
@@ -39,6 +40,15 @@ class WritableSegmentFile {
   };
   // Blocks until one queued write completes.
   virtual Result<Completion> WaitCompletion() = 0;
+
+  // A completed write if one is ready, without blocking; nullopt otherwise.
+  // Used to see how much work the disk still has queued (compression paces
+  // itself by it). The default reports none ready, so an Env that does not
+  // override it makes every queued write look in flight until it is waited
+  // for.
+  virtual Result<std::optional<Completion>> PollCompletion() {
+    return std::optional<Completion>();
+  }
 
   // fdatasync: every completed write is on stable storage afterwards.
   virtual Status DataSync() = 0;

@@ -65,12 +65,14 @@ struct Options {
   // entropy coding only). Default: 1.
   int zstd_level = 1;
 
-  // kAuto only: the speed in MB/s of raw bytes that compressing may not
-  // slow a checkpoint's encoding below. While the encoder is behind it,
-  // chunks are stored raw, so compression never makes a checkpoint slower
-  // than writing raw to a disk of that speed; set it to the disk's write
-  // speed. Which chunks get compressed then depends on timing. 0: no limit,
-  // every chunk is considered. Default: 0.
+  // kAuto only: what paces compression so that it never makes a checkpoint
+  // slower than writing raw. 0: the disk itself; a chunk is compressed only
+  // while the disk has enough writes queued to stay busy meanwhile (and the
+  // first chunks of a checkpoint, before any write), otherwise it is stored
+  // raw. Above 0: a fixed speed in MB/s of raw bytes that compressing may not
+  // slow the encoding below (set it to the disk's write speed). Either way,
+  // which chunks get compressed depends on timing; every one is restored
+  // exactly. Default: 0.
   uint32_t auto_compression_mbps = 0;
 
   // Size of the staging pool: host memory the snapshot is copied into before
