@@ -60,6 +60,27 @@ TEST(IoBenchRun, JsonHasEveryFieldAndRestoreIsVerified) {
   // A small pool: the checkpoint flowed through it, and the bench says so.
   EXPECT_EQ(j["memory"]["staging_pool_bytes"].get<uint64_t>(), uint64_t{2} << 20);
   EXPECT_TRUE(j["memory"].contains("within_pool"));
+  // Uncompressed, the run is its own baseline.
+  EXPECT_FALSE(j.contains("off_durable_s"));
+  EXPECT_FALSE(j["ratios"].contains("durable_vs_off"));
+}
+
+TEST(IoBenchRun, CompressedRunMeasuresItsUncompressedBaseline) {
+  ScratchDir dir;
+  auto j = RunJson(dir, "--bytes 8M --chunk 256K --compression auto");
+  ASSERT_TRUE(j.contains("off_durable_s"));
+  const double off = j["off_durable_s"].get<double>();
+  EXPECT_GT(off, 0);
+  EXPECT_DOUBLE_EQ(j["ratios"]["durable_vs_off"].get<double>(), j["durable_s"].get<double>() / off);
+  // zstd -1 on the raw bytes, summed over the regions, against what was written.
+  uint64_t zstd1 = 0;
+  for (const auto& r : j["regions"]) zstd1 += r["zstd1_raw_bytes"].get<uint64_t>();
+  EXPECT_EQ(j["zstd1_raw_bytes"].get<uint64_t>(), zstd1);
+  EXPECT_GT(zstd1, 0u);
+  EXPECT_LT(zstd1, uint64_t{8} << 20);  // float weights compress a little
+  EXPECT_DOUBLE_EQ(j["ratios"]["written_vs_zstd1_raw"].get<double>(),
+                   static_cast<double>(j["written_bytes"].get<uint64_t>()) / static_cast<double>(zstd1));
+  EXPECT_TRUE(j["restore_verified"].get<bool>());
 }
 
 TEST(IoBenchRun, IncrementalWritesOnlyTheChangedChunks) {
