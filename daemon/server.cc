@@ -104,6 +104,8 @@ void Server::Stop() {
   stopping_ = true;
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));
+  { std::lock_guard<std::mutex> lock(mu_); }  // an Attach waiting now sees stopping_
+  detached_.notify_all();
 }
 
 void Server::ReapFinished() {
@@ -176,17 +178,26 @@ void Server::Run() {
 
 Status Server::Attach(const std::string& job, uid_t uid, Session* session) {
   CKPT_RETURN_IF_ERROR(owners_->Claim(job, uid));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return Status::Aborted("ckptd is shutting down");
-  auto [it, inserted] = attached_.emplace(job, session);
-  if (!inserted) return Status::Busy("job " + job + " is attached by another live session");
-  return Status::OK();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(kAttachWaitSeconds));
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (stopping_) return Status::Aborted("ckptd is shutting down");
+    auto [it, inserted] = attached_.emplace(job, session);
+    if (inserted) return Status::OK();
+    if (!it->second->ending()) return Status::Busy("job " + job + " is attached by another live session");
+    if (detached_.wait_until(lock, deadline) == std::cv_status::timeout && attached_.count(job))
+      return Status::Busy("job " + job + " is still finishing the checkpoints of its previous session after " +
+                          std::to_string(static_cast<int>(kAttachWaitSeconds)) + " s; try again later");
+  }
 }
 
 void Server::Detach(const std::string& job, Session* session) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = attached_.find(job);
   if (it != attached_.end() && it->second == session) attached_.erase(it);
+  detached_.notify_all();
 }
 
 void Server::RecordFailure(const std::string& job, uid_t uid, const std::string& cause) {

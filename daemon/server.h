@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,6 +25,9 @@
 namespace ckpt::daemon {
 
 class Session;
+
+// How long an attach waits for the ending session of the same job.
+inline constexpr double kAttachWaitSeconds = 300;
 
 // Every setting of ckptd (command line or config file; see main.cc).
 struct DaemonConfig {
@@ -64,7 +68,10 @@ class Server {
   std::shared_ptr<Store> store() const { return store_; }
   bool stopping() const { return stopping_.load(); }
   // Claims `job` for `uid` and marks it attached. kFailedPrecondition when
-  // another uid owns it, kBusy when a live session has it attached.
+  // another uid owns it, kBusy when a live session has it attached. When the
+  // session that has it is ending (its client died or closed), waits for it
+  // to finish the checkpoints whose copy completed, up to
+  // kAttachWaitSeconds: a trainer restarted at once then resumes from them.
   Status Attach(const std::string& job, uid_t uid, Session* session);
   void Detach(const std::string& job, Session* session);
   // Records a failure event in the store (FailureSource::kDaemon) and in
@@ -88,6 +95,7 @@ class Server {
   uint64_t next_session_id_ = 1;
 
   mutable std::mutex mu_;
+  std::condition_variable detached_;  // a job was detached, or the server stops
   std::vector<std::shared_ptr<Session>> sessions_;
   std::map<std::string, Session*> attached_;
   std::vector<SessionFailure> failures_;

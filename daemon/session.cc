@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -125,7 +126,14 @@ void Session::ReaderLoop() {
   EndSession(cause, clean);
 }
 
+bool Session::ending() const {
+  if (ending_.load()) return true;
+  struct pollfd p{channel_->fd(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+}
+
 void Session::EndSession(const std::string& cause, bool clean) {
+  ending_ = true;
   if (copy_open_) {
     work_.Push(WorkItem{WorkItem::kEnd, copy_step_, {}, 0, 0, 0, 0,
                         Status::Aborted("the client's session ended during the copy of step " +
@@ -368,6 +376,21 @@ void Session::ProcessLoop() {
         }
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        {
+          // Counted before the client hears of it: `ckpt status` never lags
+          // a ticket that is already durable.
+          std::lock_guard<std::mutex> lock(mu_);
+          if (stats.ok()) {
+            ++committed_;
+            logical_bytes_ += stats->logical_bytes;
+            written_bytes_ += stats->written_bytes;
+            busy_seconds_ += seconds;
+            has_last_step_ = true;
+            last_step_ = step;
+          } else {
+            ++failed_;
+          }
+        }
         if (stats.ok()) {
           Log(LogLevel::kInfo, "job " + job_ + " step " + std::to_string(step) + " durable: " +
                                    std::to_string(stats->logical_bytes) + " bytes, " +
@@ -380,17 +403,8 @@ void Session::ProcessLoop() {
           (void)channel_->Send(ipc::Failed{step, ipc::ToWire(stats.status())});
         }
         {
+          // After the reply: Drain() ends the connection once nothing is in flight.
           std::lock_guard<std::mutex> lock(mu_);
-          if (stats.ok()) {
-            ++committed_;
-            logical_bytes_ += stats->logical_bytes;
-            written_bytes_ += stats->written_bytes;
-            busy_seconds_ += seconds;
-            has_last_step_ = true;
-            last_step_ = step;
-          } else {
-            ++failed_;
-          }
           --in_flight_;
         }
         cv_.notify_all();

@@ -13,6 +13,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -40,6 +41,10 @@ class Session {
   void Start();
   void Join();
   bool finished() const;
+  // True once the session's client is gone (closed, died, or hung up and
+  // not yet noticed by the session's thread): it is finishing the
+  // checkpoints whose copy completed and will detach.
+  bool ending() const;
   // Waits until no checkpoint is in flight or `deadline` passed, then ends
   // the connection (the daemon is shutting down).
   void Drain(std::chrono::steady_clock::time_point deadline);
@@ -85,6 +90,7 @@ class Session {
   std::thread processor_;
 
   // Set by the reader once attached; read-only afterwards.
+  std::atomic<bool> ending_{false};
   bool attached_ = false;
   std::string job_;
   uint64_t chunk_bytes_ = 0;

@@ -166,7 +166,9 @@ TEST(CopyOrderingGuard, RegionModifiedRightAfterTheGuardIsNeverSeenModified) {
   HostCopyEngineOptions eo;
   eo.seed = 11;
   eo.simulate_device = true;
-  eo.max_delay_us = 400;
+  // Long enough that the last copies are still pending when guard() runs,
+  // even when this thread is scheduled late (fences_waited below).
+  eo.max_delay_us = 5000;
   LateClient lc(TestOptions(dir, 4), eo);
   ASSERT_TRUE(lc.client);
   Client& c = *lc.client;

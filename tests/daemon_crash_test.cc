@@ -87,9 +87,37 @@ TEST_F(DaemonCrashTest, DeathRightAfterTheStagingCopyStillCommitsTheCheckpoint) 
       << daemon.Log();
   std::vector<uint8_t> back(saved.size(), 0);
   auto client = OpenClient(DaemonOptions(socket_, "job"));
+  ASSERT_NE(client, nullptr) << daemon.Log();
   ASSERT_TRUE(client->protect("w", back.data(), back.size(), ElementType::kBytes).ok());
   auto step = client->restore();
   ASSERT_TRUE(step.ok()) << step.status().ToString();
+  EXPECT_EQ(*step, 150u);
+  EXPECT_EQ(back, saved);
+  EXPECT_EQ(Failures().size(), 1u);
+}
+
+// The trainer is restarted the moment its predecessor dies, while ckptd is
+// still committing the dead session's last checkpoint: the new session waits
+// for it (instead of being refused as busy) and resumes from that step.
+TEST_F(DaemonCrashTest, ATrainerRestartedAtOnceResumesFromTheCheckpointBeingFinished) {
+  DaemonProcess daemon(store_, socket_);
+  const std::vector<uint8_t> saved = RandomBytes(4'000'000, 13);
+  EXPECT_EQ(InChildThatDies([&] {
+              std::vector<uint8_t> data = saved;
+              auto c = Client::Open(DaemonOptions(socket_, "job"));
+              if (!c.ok() || !(*c)->protect("w", data.data(), data.size(), ElementType::kBytes).ok()) return 1;
+              auto t = (*c)->checkpoint(150);
+              if (!t.ok() || !t->wait_copied().ok()) return 2;
+              ::_exit(0);
+              return 3;
+            }),
+            0);
+  std::vector<uint8_t> back(saved.size(), 0);
+  auto client = OpenClient(DaemonOptions(socket_, "job"));  // at once: no waiting for the commit
+  ASSERT_NE(client, nullptr) << daemon.Log();
+  ASSERT_TRUE(client->protect("w", back.data(), back.size(), ElementType::kBytes).ok());
+  auto step = client->restore();
+  ASSERT_TRUE(step.ok()) << step.status().ToString() << "\n" << daemon.Log();
   EXPECT_EQ(*step, 150u);
   EXPECT_EQ(back, saved);
   EXPECT_EQ(Failures().size(), 1u);

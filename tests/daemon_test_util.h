@@ -55,8 +55,9 @@ class DaemonProcess {
     posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ASSERT_EQ(posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
-    // Serving once a connection succeeds.
-    for (int i = 0; i < 500; ++i) {
+    // Serving once a connection succeeds (30 s: sanitizer builds on a loaded
+    // machine create the store slowly).
+    for (int i = 0; i < 3000; ++i) {
       if (ipc::Channel::Connect(socket_).ok()) return;
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -65,7 +66,7 @@ class DaemonProcess {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    FAIL() << "ckptd did not serve " << socket_ << " within 5 s";
+    FAIL() << "ckptd did not serve " << socket_ << " within 30 s; log:\n" << Log();
   }
 
   // Sends `sig` and waits; returns the exit status (128 + signal if killed).

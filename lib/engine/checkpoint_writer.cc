@@ -28,7 +28,9 @@ CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& 
       options_(options),
       segments_(std::move(segments)),
       encoder_(options.compression, options.zstd_level, options.auto_compression_mbps),
-      paced_by_disk_(options.compression == Compression::kAuto && options.auto_compression_mbps == 0) {}
+      paced_by_disk_(options.compression == Compression::kAuto && options.auto_compression_mbps == 0) {
+  encoder_.Prepare(options.chunk_bytes);
+}
 
 bool CheckpointWriter::DiskCanWait() {
   // The first buffer: the disk has nothing to do yet whatever we choose, and

@@ -151,6 +151,20 @@ ChunkEncoder::ChunkEncoder(Compression compression, int zstd_level, uint32_t tar
   }
 }
 
+void ChunkEncoder::Prepare(size_t chunk_bytes) {
+  if (compression_ == Compression::kOff || cctx_ == nullptr || chunk_bytes == 0) return;
+  // The largest payload: zstd's bound on the chunk, or the plane table plus
+  // each plane's bound (at most 8 planes) and the tail.
+  const size_t capacity = ZSTD_compressBound(chunk_bytes) + 8 * (kPlaneEntryBytes + 128) + 8;
+  if (compressed_.size() < capacity) compressed_.resize(capacity);  // zero-filled: touched
+  if (planes_.size() < chunk_bytes) planes_.resize(chunk_bytes);
+  // One compression of a chunk's worth of zeros sizes each context's
+  // workspace for the largest input it will see (zeros compress at once).
+  (void)Compress(planes_.data(), chunk_bytes, compressed_.data(), compressed_.size());
+  if (plane_cctx_ != nullptr)
+    (void)CompressPlane(planes_.data(), chunk_bytes / 2, compressed_.data(), compressed_.size());
+}
+
 ChunkEncoder::~ChunkEncoder() {
   ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
   ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(plane_cctx_));

@@ -88,6 +88,12 @@ class ChunkEncoder {
   // element_size: bytes per element of the region (1 = no filter).
   Result<EncodedChunk> Encode(const uint8_t* data, size_t size, size_t element_size);
 
+  // Allocates and touches, now, the scratch buffers and zstd workspaces that
+  // chunks of up to chunk_bytes need, so that the first checkpoint does not
+  // pay for faulting them in (fresh memory is slow to touch on these
+  // machines: docs/performance.md). Optional; Encode grows them otherwise.
+  void Prepare(size_t chunk_bytes);
+
  private:
   Result<EncodedChunk> EncodeWhole(const uint8_t* data, size_t size, size_t element_size);
   Result<EncodedChunk> EncodeAuto(const uint8_t* data, size_t size, size_t element_size);

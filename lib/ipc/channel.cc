@@ -57,6 +57,10 @@ Status Channel::Send(const Message& m, int pass_fd) {
     const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
+      // The same error whichever side notices first, a send or the receiver.
+      if (errno == EPIPE || errno == ECONNRESET)
+        return Status::Aborted(std::string("send ipc ") + TypeName(TypeOf(m)) +
+                               ": the peer closed the connection");
       return ErrnoStatus(std::string("send ipc ") + TypeName(TypeOf(m)), errno);
     }
     fd_sent = true;

@@ -20,7 +20,8 @@ ARGS=(--job j --steps 300 --ckpt-every 50 --model-mb "$MODEL_MB" --log-every 0)
 
 "$BIN/ckptd" --store "$WORK/S" --socket "$WORK/P" 2>"$WORK/ckptd.log" &
 DAEMON_PID=$!
-for _ in $(seq 1 500); do [[ -S "$WORK/P" ]] && break; sleep 0.01; done
+for _ in $(seq 1 3000); do [[ -S "$WORK/P" ]] && break; sleep 0.01; done
+if [[ ! -S "$WORK/P" ]]; then echo "ckptd did not create $WORK/P within 30 s:"; cat "$WORK/ckptd.log"; exit 1; fi
 
 "$BIN/example-train" "${ARGS[@]}" --store "$WORK/reference" --dump-final "$WORK/reference.bin" >/dev/null
 
