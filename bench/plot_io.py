@@ -91,6 +91,16 @@ def table(data):
               f" {med(r, 'ratios', 'incremental_time_vs_full'):.2f} | {med(r, 'ratios', 'incremental_bytes_vs_full'):.3f} |"
               f" {med(r, 'cpu_s', 'durable'):.2f} | {med(r, 'cpu_s', 'incremental'):.2f} | {med(r, 'cpu_s', 'restore'):.2f} |")
     print()
+    comp = [(n, r) for n, r in data if all("off_durable_s" in x for x in r)]
+    if comp:
+        print("| configuration | durable s | uncompressed durable s (same run) | durable/uncompressed |"
+              " written bytes | zstd -1 raw bytes | written/zstd -1 |")
+        print("|---|---|---|---|---|---|---|")
+        for n, r in comp:
+            print(f"| {n} | {med(r, 'durable_s'):.3f} | {med(r, 'off_durable_s'):.3f} |"
+                  f" {med(r, 'ratios', 'durable_vs_off'):.2f} | {med(r, 'written_bytes') / 2**20:.1f} MiB |"
+                  f" {med(r, 'zstd1_raw_bytes') / 2**20:.1f} MiB | {med(r, 'ratios', 'written_vs_zstd1_raw'):.3f} |")
+        print()
     print("| configuration | region | type | MiB | ratio (ckpt encoder) | ratio (zstd -1 raw) |")
     print("|---|---|---|---|---|---|")
     for n, r in data:
@@ -161,7 +171,20 @@ def main():
     ax.set_title("Incremental checkpoint (dashed: targets 12% bytes, 30% time)")
     save(fig, args.out, "perf-incremental.png")
 
-    # 5. Compression ratio per tensor kind (first run of each configuration).
+    # 5. Compressed runs against their uncompressed baseline (same run) and
+    #    against zstd -1 on the raw bytes.
+    comp = [(n, r) for n, r in data if all("off_durable_s" in x for x in r)]
+    if comp:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        bars(ax, [n for n, _ in comp], [
+            ("durable / uncompressed durable (same run)", [field(r, "ratios", "durable_vs_off") for _, r in comp]),
+            ("bytes written / zstd -1 on the raw bytes", [field(r, "ratios", "written_vs_zstd1_raw") for _, r in comp]),
+        ], "ratio (below 1: better)")
+        ax.axhline(1.0, color="gray", ls="--", lw=1)
+        ax.set_title("Compression: time and bytes against the baselines")
+        save(fig, args.out, "perf-compressed-vs-baselines.png")
+
+    # 6. Compression ratio per tensor kind (first run of each configuration).
     comp = [(n, r) for n, r in data if not n.endswith("-off")]
     if comp:
         rows = []

@@ -39,6 +39,20 @@ class DaemonCrashTest : public ::testing::Test {
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  // A trainer of job "job" that checkpoints `saved` as step 150 through the
+  // daemon and dies the moment the snapshot is staged, the checkpoint maybe
+  // still being written. Returns its exit code (0: it got that far).
+  int DiesRightAfterTheCopyOfStep150(const std::vector<uint8_t>& saved) {
+    return InChildThatDies([&] {
+      std::vector<uint8_t> data = saved;
+      auto c = Client::Open(DaemonOptions(socket_, "job"));
+      if (!c.ok() || !(*c)->protect("w", data.data(), data.size(), ElementType::kBytes).ok()) return 1;
+      auto t = (*c)->checkpoint(150);
+      if (!t.ok() || !t->wait_copied().ok()) return 2;
+      ::_exit(0);
+      return 3;
+    });
+  }
 
   ScratchDir dir_;
   std::string store_ = dir_.Sub("store");
@@ -73,16 +87,7 @@ TEST_F(DaemonCrashTest, DeathAfterAttachIsRecordedAndTheJobCanBeReattached) {
 TEST_F(DaemonCrashTest, DeathRightAfterTheStagingCopyStillCommitsTheCheckpoint) {
   DaemonProcess daemon(store_, socket_);
   const std::vector<uint8_t> saved = RandomBytes(2'000'000, 11);  // 31 chunks, pool of 8
-  EXPECT_EQ(InChildThatDies([&] {
-              std::vector<uint8_t> data = saved;
-              auto c = Client::Open(DaemonOptions(socket_, "job"));
-              if (!c.ok() || !(*c)->protect("w", data.data(), data.size(), ElementType::kBytes).ok()) return 1;
-              auto t = (*c)->checkpoint(150);
-              if (!t.ok() || !t->wait_copied().ok()) return 2;
-              ::_exit(0);  // dies now, the checkpoint maybe still being written
-              return 3;
-            }),
-            0);
+  EXPECT_EQ(DiesRightAfterTheCopyOfStep150(saved), 0);
   ASSERT_TRUE(Eventually([&] { return LatestCommitted("job") == std::optional<uint64_t>(150); }))
       << daemon.Log();
   std::vector<uint8_t> back(saved.size(), 0);
@@ -102,16 +107,7 @@ TEST_F(DaemonCrashTest, DeathRightAfterTheStagingCopyStillCommitsTheCheckpoint) 
 TEST_F(DaemonCrashTest, ATrainerRestartedAtOnceResumesFromTheCheckpointBeingFinished) {
   DaemonProcess daemon(store_, socket_);
   const std::vector<uint8_t> saved = RandomBytes(4'000'000, 13);
-  EXPECT_EQ(InChildThatDies([&] {
-              std::vector<uint8_t> data = saved;
-              auto c = Client::Open(DaemonOptions(socket_, "job"));
-              if (!c.ok() || !(*c)->protect("w", data.data(), data.size(), ElementType::kBytes).ok()) return 1;
-              auto t = (*c)->checkpoint(150);
-              if (!t.ok() || !t->wait_copied().ok()) return 2;
-              ::_exit(0);
-              return 3;
-            }),
-            0);
+  EXPECT_EQ(DiesRightAfterTheCopyOfStep150(saved), 0);
   std::vector<uint8_t> back(saved.size(), 0);
   auto client = OpenClient(DaemonOptions(socket_, "job"));  // at once: no waiting for the commit
   ASSERT_NE(client, nullptr) << daemon.Log();
