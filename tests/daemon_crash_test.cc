@@ -31,6 +31,19 @@ class DaemonCrashTest : public ::testing::Test {
   }
   // Runs `body` in a child process; the body dies abruptly (_exit: no
   // destructor, no Close), like a SIGKILLed trainer. Returns its exit code.
+  // A client of `job` once the daemon has detached the job from a dead
+  // session: it records the failure and commits the session's copied
+  // checkpoint before it detaches, and refuses an attach (kBusy) until then.
+  // Null after 30 s.
+  std::unique_ptr<Client> AttachOnceDetached(const std::string& job) {
+    std::unique_ptr<Client> client;
+    Eventually([&] {
+      auto c = Client::Open(DaemonOptions(socket_, job));
+      if (c.ok()) client = std::move(c).value();
+      return c.ok();
+    });
+    return client;
+  }
   template <typename Body>
   int InChildThatDies(Body body) {
     const pid_t pid = ::fork();
@@ -66,8 +79,7 @@ TEST_F(DaemonCrashTest, DeathAfterAttachIsRecordedAndTheJobCanBeReattached) {
   ASSERT_EQ(history->size(), 1u);
   EXPECT_EQ((*history)[0].source, FailureSource::kDaemon);
   EXPECT_NE((*history)[0].cause.find("without Close"), std::string::npos);
-  auto again = OpenClient(DaemonOptions(socket_, "job"));
-  EXPECT_NE(again, nullptr);
+  EXPECT_NE(AttachOnceDetached("job"), nullptr) << daemon.Log();
 }
 
 TEST_F(DaemonCrashTest, DeathRightAfterTheStagingCopyStillCommitsTheCheckpoint) {
@@ -85,8 +97,9 @@ TEST_F(DaemonCrashTest, DeathRightAfterTheStagingCopyStillCommitsTheCheckpoint) 
             0);
   ASSERT_TRUE(Eventually([&] { return LatestCommitted("job") == std::optional<uint64_t>(150); }))
       << daemon.Log();
+  auto client = AttachOnceDetached("job");
+  ASSERT_NE(client, nullptr) << daemon.Log();
   std::vector<uint8_t> back(saved.size(), 0);
-  auto client = OpenClient(DaemonOptions(socket_, "job"));
   ASSERT_TRUE(client->protect("w", back.data(), back.size(), ElementType::kBytes).ok());
   auto step = client->restore();
   ASSERT_TRUE(step.ok()) << step.status().ToString();
@@ -123,8 +136,8 @@ TEST_F(DaemonCrashTest, DeathMidCopyAbandonsThatCheckpointAndKeepsTheOlderOne) {
   EXPECT_EQ(LatestCommitted("job"), std::optional<uint64_t>(1));
   EXPECT_NE(daemon.Log().find("during the copy of step 2"), std::string::npos) << daemon.Log();
   std::vector<uint8_t> back(saved.size(), 0);
-  auto client = OpenClient(DaemonOptions(socket_, "job"));
-  ASSERT_NE(client, nullptr);
+  auto client = AttachOnceDetached("job");
+  ASSERT_NE(client, nullptr) << daemon.Log();
   ASSERT_TRUE(client->protect("w", back.data(), back.size(), ElementType::kBytes).ok());
   auto step = client->restore();
   ASSERT_TRUE(step.ok()) << step.status().ToString();
