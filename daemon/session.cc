@@ -97,6 +97,10 @@ void Session::ReaderLoop() {
   while (true) {
     auto m = channel_->Receive();
     if (!m.ok()) {
+      // A peer of another protocol version gets the reason in a frame of this
+      // version, whose header it can read: it reports kUnsupported with both
+      // versions rather than a closed connection.
+      if (m.status().code() == Status::Code::kUnsupported) (void)channel_->Send(ipc::Error{ipc::ToWire(m.status())});
       cause = "malformed input: " + m.status().ToString();
       break;
     }
@@ -188,6 +192,7 @@ Status Session::Handle(const ipc::Message& m, bool* done) {
   if (const auto* chunk = std::get_if<ipc::ChunkStaged>(&m)) return OnChunkStaged(*chunk);
   if (const auto* copied = std::get_if<ipc::CopyDone>(&m)) return OnCopyDone(*copied);
   if (const auto* restore = std::get_if<ipc::Restore>(&m)) return OnRestore(*restore);
+  if (const auto* info = std::get_if<ipc::InfoQuery>(&m)) return OnInfoQuery(*info);
   if (std::holds_alternative<ipc::LatestQuery>(m)) {
     // The newest committed step now; the client's copier may be sending a
     // checkpoint at the same time, so this never waits for it.
@@ -274,7 +279,8 @@ Status Session::OnBegin(const ipc::Begin& m) {
     if (r.bytes % ElementSize(r.type) != 0)
       return Status::InvalidArgument("region '" + r.name + "' is not a whole number of elements");
     chunks += ChunkCount(r.bytes, chunk_bytes_);
-    layout.push_back({r.name, r.type, r.bytes});
+    // The decoder checked that a shape fits the region's size and rank bound.
+    layout.push_back({r.name, r.type, r.bytes, r.shape});
   }
   if (chunks > kMaxChunksPerCheckpoint)
     return Status::InvalidArgument("checkpoint of " + std::to_string(chunks) + " chunks exceeds the bound");
@@ -289,7 +295,9 @@ Status Session::OnBegin(const ipc::Begin& m) {
     copy_in_progress_ = true;
     ++in_flight_;
   }
-  work_.Push(WorkItem{WorkItem::kBegin, m.step, std::move(layout)});
+  WorkItem begin{WorkItem::kBegin, m.step, std::move(layout)};
+  begin.user_state = m.user_state;  // at most kMaxUserStateBytes (decoder)
+  work_.Push(std::move(begin));
   return Status::OK();
 }
 
@@ -352,7 +360,8 @@ void Session::ProcessLoop() {
       case WorkItem::kBegin:
         step = item->step;
         began = std::chrono::steady_clock::now();
-        status = writer_->Begin(job_, step, std::move(item->layout));
+        // The same Begin as embedded mode: shapes and user state go to the manifest.
+        status = writer_->Begin(job_, step, std::move(item->layout), std::move(item->user_state));
         break;
       case WorkItem::kChunk:
         if (status.ok()) {
@@ -433,9 +442,10 @@ Status Session::OnRestore(const ipc::Restore& m) {
       for (auto it = all->rbegin(); it != all->rend(); ++it) steps.push_back(it->step);
   }
   uint64_t restored = 0;
+  std::string user_state;
   for (uint64_t step : steps) {
     bool fatal = false;
-    result = RestoreStep(step, m.regions, &fatal);
+    result = RestoreStep(step, m.regions, &user_state, &fatal);
     if (fatal) return result;
     if (result.ok()) {
       restored = step;
@@ -447,7 +457,31 @@ Status Session::OnRestore(const ipc::Restore& m) {
   }
   if (!result.ok() && !m.has_step && result.IsCorruption())
     result = Status::Corruption("job " + job_ + " has no intact checkpoint; newest error: " + result.message());
-  return channel_->Send(ipc::RestoreDone{restored, ipc::ToWire(result)});
+  if (!result.ok()) user_state.clear();
+  return channel_->Send(ipc::RestoreDone{restored, ipc::ToWire(result), std::move(user_state)});
+}
+
+Status Session::OnInfoQuery(const ipc::InfoQuery& m) {
+  // What is committed now; like LatestQuery it does not wait for checkpoints
+  // in flight.
+  ipc::InfoReply reply;
+  auto info = server_->store()->Get(job_, m.step);
+  if (!info.ok()) {
+    reply.status = ipc::ToWire(info.status());
+    return channel_->Send(reply);
+  }
+  reply.step = info->step;
+  reply.created_unix_ms = info->created_unix_ms;
+  reply.has_parent = info->parent_step.has_value();
+  reply.parent_step = info->parent_step.value_or(0);
+  reply.chunk_bytes = info->chunk_bytes;
+  reply.logical_bytes = info->logical_bytes;
+  reply.written_bytes = info->written_bytes;
+  reply.chunks = info->chunks;
+  reply.new_chunks = info->new_chunks;
+  for (auto& r : info->regions) reply.regions.push_back({std::move(r.name), r.type, r.bytes, std::move(r.shape)});
+  reply.user_state = std::move(info->user_state);
+  return channel_->Send(reply);
 }
 
 Status Session::AwaitAck(std::vector<bool>* busy, size_t* outstanding) {
@@ -464,7 +498,8 @@ Status Session::AwaitAck(std::vector<bool>* busy, size_t* outstanding) {
   return Status::OK();
 }
 
-Status Session::RestoreStep(uint64_t step, const std::vector<ipc::RegionEntry>& regions, bool* fatal) {
+Status Session::RestoreStep(uint64_t step, const std::vector<ipc::RegionEntry>& regions, std::string* user_state,
+                            bool* fatal) {
   const std::string where = "restore job " + job_ + " step " + std::to_string(step);
   Catalog& catalog = server_->store()->rep()->catalog();
   auto manifest = catalog.GetManifest(job_, step);
@@ -472,7 +507,8 @@ Status Session::RestoreStep(uint64_t step, const std::vector<ipc::RegionEntry>& 
   if (!manifest->has_value()) return Status::NotFound(where + ": no such checkpoint");
   const Manifest& mf = **manifest;
   std::vector<RegionLayout> wanted;
-  for (const auto& r : regions) wanted.push_back({r.name, r.type, r.bytes, std::nullopt});
+  // Matched like embedded mode: a shape, where both sides have one, must agree.
+  for (const auto& r : regions) wanted.push_back({r.name, r.type, r.bytes, r.shape});
   auto matched = MatchRegions(mf, wanted, where);
   if (!matched.ok()) return matched.status();
   const std::vector<const ManifestRegion*>& plan = *matched;
@@ -552,6 +588,7 @@ Status Session::RestoreStep(uint64_t step, const std::vector<ipc::RegionEntry>& 
       return acked;
     }
   }
+  if (error.ok()) *user_state = mf.user_state;
   return error;
 }
 

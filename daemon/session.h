@@ -62,6 +62,7 @@ class Session {
     uint32_t slot = 0;
     size_t size = 0;
     Status copy_status;  // kEnd
+    std::string user_state;  // kBegin
   };
 
   void ReaderLoop();
@@ -73,8 +74,11 @@ class Session {
   Status OnChunkStaged(const ipc::ChunkStaged& m);
   Status OnCopyDone(const ipc::CopyDone& m);
   Status OnRestore(const ipc::Restore& m);
-  // Restores one step; a non-OK result with *fatal set is a protocol violation.
-  Status RestoreStep(uint64_t step, const std::vector<ipc::RegionEntry>& regions, bool* fatal);
+  Status OnInfoQuery(const ipc::InfoQuery& m);
+  // Restores one step and sets *user_state to its user state; a non-OK
+  // result with *fatal set is a protocol violation.
+  Status RestoreStep(uint64_t step, const std::vector<ipc::RegionEntry>& regions, std::string* user_state,
+                     bool* fatal);
   // Waits for a RestoreAck of a slot in `busy`, frees it.
   Status AwaitAck(std::vector<bool>* busy, size_t* outstanding);
   void WaitIdle();

@@ -303,7 +303,13 @@ PYBIND11_MODULE(_ckpt, m) {
         Check(s);
       })
       .def("info", [](PyClient& c, uint64_t step) {
-        return InfoToDict(Value(c.get().store()->Get(c.get().options().job, step)));
+        ckpt::Client& client = c.get();
+        ckpt::Result<ckpt::CheckpointInfo> info = ckpt::Status::Aborted("not run");
+        {
+          py::gil_scoped_release release;  // in daemon mode a round trip to ckptd
+          info = client.info(step);
+        }
+        return InfoToDict(Value(std::move(info)));
       }, py::arg("step"))
       .def("close", &PyClient::Close);
 }

@@ -68,8 +68,9 @@ TEST_F(DaemonMalformedTest, RandomBytesOfAnyLengthLeaveItServing) {
     std::string framed;
     coding::PutU32(&framed, ipc::kMagic);
     coding::PutFixed<uint16_t>(&framed, ipc::kVersion);
-    coding::PutFixed<uint16_t>(&framed, static_cast<uint16_t>(1 + rng() % 19));
-    coding::PutU32(&framed, static_cast<uint32_t>(std::min<size_t>(len, ipc::kMaxPayload)));
+    const auto type = static_cast<ipc::Type>(1 + rng() % std::variant_size_v<ipc::Message>);
+    coding::PutFixed<uint16_t>(&framed, static_cast<uint16_t>(type));
+    coding::PutU32(&framed, static_cast<uint32_t>(std::min<size_t>(len, ipc::MaxPayload(type))));
     SendAndExpectClose(framed + junk);
   }
   ASSERT_TRUE(daemon_->Running());
@@ -92,7 +93,8 @@ TEST_F(DaemonMalformedTest, MessagesOutOfOrderOrOutOfBoundsCloseOnlyThatConnecti
       {"CopyDone before every chunk", hello + begin + Frame(ipc::CopyDone{})},
       {"daemon-only message", hello + Frame(ipc::SlotFree{0})},
       {"Hello twice", hello + hello},
-      {"oversized header", std::string("CKPT\x01\x00\x01\x00\xff\xff\xff\x7f", 12)},
+      {"oversized header", std::string("CKPT\x02\x00\x01\x00\xff\xff\xff\x7f", 12)},
+      {"1 MiB + 1 announced for a Hello", std::string("CKPT\x02\x00\x01\x00\x01\x00\x10\x00", 12)},
   };
   for (const auto& [what, bytes] : cases) {
     SCOPED_TRACE(what);
@@ -104,6 +106,57 @@ TEST_F(DaemonMalformedTest, MessagesOutOfOrderOrOutOfBoundsCloseOnlyThatConnecti
   EXPECT_NE(log.find("protocol violation"), std::string::npos) << log;
   EXPECT_NE(log.find("malformed input"), std::string::npos) << log;
   // None of the bad sessions committed anything.
+  auto bad = OpenClient(DaemonOptions(socket_, "bad"));
+  ASSERT_NE(bad, nullptr);
+  EXPECT_EQ(bad->latest_step(), std::nullopt);
+}
+
+TEST_F(DaemonMalformedTest, AClientOfAnotherProtocolVersionGetsUnsupportedNamingBothVersions) {
+  // A version-1 client's Hello: the v1 layout is the v2 one without the new
+  // fields, and the header names version 1.
+  std::string frame = Frame(ipc::Hello{"old", 64 << 10, 4 << 16, 1, 1});
+  frame[4] = 1;
+  auto ch = ipc::Channel::Connect(socket_);
+  ASSERT_TRUE(ch.ok());
+  ASSERT_EQ(::send((*ch)->fd(), frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+  // The daemon answers in its own version (whose header any version can
+  // read) before it closes the connection.
+  auto reply = (*ch)->Receive();
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  ASSERT_TRUE(reply->has_value());
+  const auto* error = std::get_if<ipc::Error>(&**reply);
+  ASSERT_NE(error, nullptr);
+  const Status s = ipc::FromWire(error->status);
+  EXPECT_EQ(s.code(), Status::Code::kUnsupported) << s.ToString();
+  EXPECT_NE(s.message().find("version 1"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("version 2"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("upgrade the older side (the peer)"), std::string::npos) << s.ToString();
+  CheckpointLive();
+}
+
+TEST_F(DaemonMalformedTest, ABeginWhoseShapeDoesNotFitItsRegionClosesOnlyThatConnection) {
+  // Encode refuses such a Begin, so build it by hand: one region "w" of
+  // 200000 bytes of f32 with shape [3, 3].
+  std::string payload;
+  coding::PutU64(&payload, 1);
+  coding::PutU32(&payload, 1);
+  coding::PutBytes(&payload, "w");
+  coding::PutU8(&payload, static_cast<uint8_t>(ElementType::kFloat32));
+  coding::PutU64(&payload, 200'000);
+  coding::PutU8(&payload, 1);
+  coding::PutU8(&payload, 2);
+  coding::PutU64(&payload, 3);
+  coding::PutU64(&payload, 3);
+  coding::PutBytes(&payload, "");
+  std::string begin;
+  coding::PutU32(&begin, ipc::kMagic);
+  coding::PutFixed<uint16_t>(&begin, ipc::kVersion);
+  coding::PutFixed<uint16_t>(&begin, static_cast<uint16_t>(ipc::Type::kBegin));
+  coding::PutU32(&begin, static_cast<uint32_t>(payload.size()));
+  SendAndExpectClose(Frame(ipc::Hello{"bad", 64 << 10, 4 << 16, 1, 1}) + begin + payload);
+  ASSERT_TRUE(daemon_->Running());
+  CheckpointLive();
+  EXPECT_NE(daemon_->Log().find("has shape [3, 3], which does not fit"), std::string::npos) << daemon_->Log();
   auto bad = OpenClient(DaemonOptions(socket_, "bad"));
   ASSERT_NE(bad, nullptr);
   EXPECT_EQ(bad->latest_step(), std::nullopt);

@@ -115,16 +115,8 @@ TEST_F(DaemonSessionTest, AJobAttachedTwiceAtOnceIsRefused) {
   EXPECT_EQ(second.status().code(), Status::Code::kBusy) << second.status().ToString();
 }
 
-TEST_F(DaemonSessionTest, WhatTheProtocolCannotCarryYetIsRefusedNotDropped) {
+TEST_F(DaemonSessionTest, TheIntervalPolicyIsRefusedInDaemonMode) {
   DaemonProcess daemon(store_, socket_);
-  std::vector<float> w(1024);
-  auto client = OpenClient(DaemonOptions(socket_, "job"));
-  ASSERT_NE(client, nullptr);
-  EXPECT_EQ(client->protect("w", w.data(), w.size() * 4, ElementType::kFloat32, Shape{32, 32}).code(),
-            Status::Code::kUnsupported);
-  ASSERT_TRUE(client->protect("w", w.data(), w.size() * 4, ElementType::kFloat32).ok());
-  EXPECT_EQ(client->checkpoint(1, nullptr, "state").status().code(), Status::Code::kUnsupported);
-  EXPECT_TRUE(client->checkpoint(1, nullptr, "").ok());
   Options o = DaemonOptions(socket_, "other");
   o.interval_policy = std::make_shared<policy::PolicyConfig>();
   EXPECT_EQ(Client::Open(o).status().code(), Status::Code::kUnsupported);

@@ -10,13 +10,58 @@
 namespace ckpt::ipc {
 namespace {
 
+// Regions with a shape, a scalar shape and none.
+std::vector<RegionEntry> ShapedRegions() {
+  return {{"weights", ElementType::kFloat32, 1 << 20, Shape{512, 512}},
+          {"step", ElementType::kUInt64, 8, Shape{}},
+          {"blob", ElementType::kBytes, 100, std::nullopt}};
+}
+
+// A user state with every byte value, NULs included.
+std::string BinaryUserState() {
+  std::string s;
+  for (int i = 0; i < 512; ++i) s.push_back(static_cast<char>(i));
+  return s;
+}
+
+InfoReply AnInfoReply() {
+  InfoReply m;
+  m.step = 150;
+  m.created_unix_ms = 1700000000123;
+  m.has_parent = true;
+  m.parent_step = 100;
+  m.chunk_bytes = 4 << 20;
+  m.logical_bytes = (1 << 20) + 108;
+  m.written_bytes = 4096;
+  m.chunks = 3;
+  m.new_chunks = 1;
+  m.regions = ShapedRegions();
+  m.user_state = BinaryUserState();
+  return m;
+}
+
+// A Begin payload (step 1) whose one region "w" of `bytes` bytes of f32
+// announces a shape of `rank` dimensions, each `dim`.
+std::string BeginWithShape(uint8_t rank, uint64_t dim, uint64_t bytes) {
+  std::string p;
+  coding::PutU64(&p, 1);
+  coding::PutU32(&p, 1);
+  coding::PutBytes(&p, "w");
+  coding::PutU8(&p, static_cast<uint8_t>(ElementType::kFloat32));
+  coding::PutU64(&p, bytes);
+  coding::PutU8(&p, 1);  // has_shape
+  coding::PutU8(&p, rank);
+  for (int i = 0; i < rank; ++i) coding::PutU64(&p, dim);
+  coding::PutBytes(&p, "");  // user state
+  return p;
+}
+
 std::vector<Message> OneOfEach() {
-  std::vector<RegionEntry> regions = {{"weights", ElementType::kFloat32, 1 << 20},
-                                      {"step", ElementType::kUInt64, 8}};
+  std::vector<RegionEntry> regions = ShapedRegions();
   return {Hello{"job-1", 4 << 20, 256 << 20, 1, 3},
           PoolOffer{4 << 20, 64},
           Error{{static_cast<uint8_t>(Status::Code::kBusy), "taken"}},
-          Begin{150, regions},
+          Begin{150, regions, BinaryUserState()},
           ChunkStaged{1, 7, 3, 4096},
           CopyDone{{0, ""}},
           SlotFree{63},
@@ -25,13 +70,21 @@ std::vector<Message> OneOfEach() {
           Restore{true, 100, regions},
           RestoreChunk{0, 8192, 5, 4096},
           RestoreAck{5},
-          RestoreDone{100, {0, ""}},
+          RestoreDone{100, WireStatus{}, BinaryUserState()},
           LatestQuery{},
           LatestReply{true, 300},
           Close{},
           Closed{},
           StatusQuery{},
-          StatusReply{"{\"jobs\":[]}"}};
+          StatusReply{"{\"jobs\":[]}"},
+          InfoQuery{150},
+          AnInfoReply()};
+}
+
+TEST(IpcProtocol, OneOfEachCoversEveryType) {
+  const auto all = OneOfEach();
+  ASSERT_EQ(all.size(), std::variant_size_v<Message>);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].index(), i);
 }
 
 TEST(IpcProtocol, EveryMessageRoundTrips) {
@@ -73,11 +126,129 @@ TEST(IpcProtocol, BadMagicUnknownTypeAndHugeLengthAreCorruption) {
   EXPECT_TRUE(DecodeHeader(std::string_view(bad).substr(0, kHeaderBytes)).status().IsCorruption());
 }
 
-TEST(IpcProtocol, OtherVersionIsUnsupported) {
+TEST(IpcProtocol, ThisBuildSpeaksVersion2) {
+  EXPECT_EQ(kVersion, 2);
+  const std::string frame = Encode(Close{}).value();
+  EXPECT_EQ(frame[4], 2);
+  EXPECT_EQ(frame[5], 0);
+}
+
+TEST(IpcProtocol, OtherVersionIsUnsupportedNamingBothAndTheSideToUpgrade) {
   std::string frame = Encode(Close{}).value();
-  frame[4] = 2;
-  EXPECT_EQ(DecodeHeader(std::string_view(frame).substr(0, kHeaderBytes)).status().code(),
-            Status::Code::kUnsupported);
+  frame[4] = 1;  // an older peer
+  Status older = DecodeHeader(std::string_view(frame).substr(0, kHeaderBytes)).status();
+  EXPECT_EQ(older.code(), Status::Code::kUnsupported);
+  EXPECT_NE(older.message().find("version 1"), std::string::npos) << older.ToString();
+  EXPECT_NE(older.message().find("version 2"), std::string::npos) << older.ToString();
+  EXPECT_NE(older.message().find("upgrade the older side (the peer)"), std::string::npos) << older.ToString();
+  frame[4] = 3;  // a newer peer
+  Status newer = DecodeHeader(std::string_view(frame).substr(0, kHeaderBytes)).status();
+  EXPECT_EQ(newer.code(), Status::Code::kUnsupported);
+  EXPECT_NE(newer.message().find("version 3"), std::string::npos) << newer.ToString();
+  EXPECT_NE(newer.message().find("upgrade the older side (this one)"), std::string::npos) << newer.ToString();
+}
+
+TEST(IpcProtocol, ShapesAndUserStateRoundTripInBeginRestoreAndRestoreDone) {
+  const Begin begin{7, ShapedRegions(), BinaryUserState()};
+  auto back = DecodeFrame(Encode(begin).value());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  const auto& b = std::get<Begin>(*back);
+  EXPECT_EQ(b.regions[0].shape, std::optional<Shape>(Shape{512, 512}));
+  EXPECT_EQ(b.regions[1].shape, std::optional<Shape>(Shape{}));  // a scalar is not "no shape"
+  EXPECT_EQ(b.regions[2].shape, std::nullopt);
+  EXPECT_EQ(b.user_state, BinaryUserState());
+  const Restore restore{false, 0, ShapedRegions()};
+  EXPECT_EQ(std::get<Restore>(DecodeFrame(Encode(restore).value()).value()), restore);
+  const RestoreDone done{7, WireStatus{}, BinaryUserState()};
+  EXPECT_EQ(std::get<RestoreDone>(DecodeFrame(Encode(done).value()).value()).user_state, BinaryUserState());
+}
+
+TEST(IpcProtocol, TheLargestUserStateRoundTripsInOneFrame) {
+  std::string state(kMaxUserStateBytes, '\0');
+  for (size_t i = 0; i < state.size(); i += 4093) state[i] = static_cast<char>(i);
+  const Begin begin{3, {{"w", ElementType::kBytes, 1, std::nullopt}}, state};
+  auto frame = Encode(begin);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_GT(frame->size(), kMaxSmallPayload);
+  auto back = DecodeFrame(*frame);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(std::get<Begin>(*back), begin);
+}
+
+TEST(IpcProtocol, AUserStateOverTheLimitIsRefused) {
+  // Encoding refuses it.
+  const Begin begin{3, {{"w", ElementType::kBytes, 1, std::nullopt}}, std::string(kMaxUserStateBytes + 1, 'x')};
+  EXPECT_EQ(Encode(begin).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_FALSE(Encode(RestoreDone{1, WireStatus{}, begin.user_state}).ok());
+  // Decoding refuses it by its length, also with every byte present.
+  std::string p;
+  coding::PutU64(&p, 3);
+  coding::PutU32(&p, 0);  // no region (the session refuses that; the decoder does not)
+  coding::PutU32(&p, static_cast<uint32_t>(kMaxUserStateBytes + 1));
+  p.append(kMaxUserStateBytes + 1, 'x');
+  Status s = DecodePayload(Type::kBegin, p).status();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("user state longer than"), std::string::npos) << s.ToString();
+}
+
+TEST(IpcProtocol, AShapeOfRankAboveTheLimitIsRefused) {
+  // rank 65 of dims 1: the elements would fit (1 float = 4 bytes).
+  Status s = DecodePayload(Type::kBegin, BeginWithShape(kMaxShapeRank + 1, 1, 4)).status();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("rank 65"), std::string::npos) << s.ToString();
+  // rank 64 is fine.
+  EXPECT_TRUE(DecodePayload(Type::kBegin, BeginWithShape(kMaxShapeRank, 1, 4)).ok());
+  const RegionEntry high{"w", ElementType::kFloat32, 4, Shape(kMaxShapeRank + 1, 1)};
+  EXPECT_FALSE(Encode(Begin{1, {high}, ""}).ok());
+}
+
+TEST(IpcProtocol, AShapeThatDoesNotFitTheRegionSizeIsRefused) {
+  // [3, 3] floats are 36 bytes, not 40.
+  Status s = DecodePayload(Type::kBegin, BeginWithShape(2, 3, 40)).status();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("region 'w' has shape [3, 3], which does not fit its 40 bytes of f32"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_TRUE(DecodePayload(Type::kBegin, BeginWithShape(2, 3, 36)).ok());
+  // Dimensions whose product overflows 64 bits.
+  EXPECT_TRUE(DecodePayload(Type::kBegin, BeginWithShape(2, uint64_t{1} << 40, 0)).status().IsCorruption());
+  const RegionEntry wrong{"w", ElementType::kFloat32, 40, Shape{3, 3}};
+  EXPECT_FALSE(Encode(Begin{1, {wrong}, ""}).ok());
+  EXPECT_FALSE(Encode(Restore{false, 0, {wrong}}).ok());
+}
+
+TEST(IpcProtocol, ATruncatedShapeIsCorruption) {
+  const std::string whole = BeginWithShape(2, 3, 36);
+  // Cut inside the second dimension (before the 4-byte user-state length and its last 4 bytes).
+  const std::string cut = whole.substr(0, whole.size() - 4 - 4);
+  Status s = DecodePayload(Type::kBegin, cut).status();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("truncated"), std::string::npos) << s.ToString();
+}
+
+TEST(IpcProtocol, TrailingBytesAfterTheUserStateAreRefused) {
+  const std::string frame = Encode(Begin{1, ShapedRegions(), "state"}).value();
+  Status s = DecodePayload(Type::kBegin, frame.substr(kHeaderBytes) + "x").status();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("1 trailing bytes"), std::string::npos) << s.ToString();
+}
+
+TEST(IpcProtocol, OnlyMessagesWithATableOrUserStateMayAnnounceMoreThan1MiB) {
+  auto header = [](Type type, uint32_t length) {
+    std::string h;
+    coding::PutU32(&h, kMagic);
+    coding::PutFixed<uint16_t>(&h, kVersion);
+    coding::PutFixed<uint16_t>(&h, static_cast<uint16_t>(type));
+    coding::PutU32(&h, length);
+    return DecodeHeader(h);
+  };
+  for (Type t : {Type::kBegin, Type::kRestore, Type::kRestoreDone, Type::kInfoReply}) {
+    EXPECT_TRUE(header(t, kMaxPayload).ok()) << TypeName(t);
+    EXPECT_TRUE(header(t, kMaxPayload + 1).status().IsCorruption()) << TypeName(t);
+  }
+  EXPECT_TRUE(header(Type::kHello, kMaxSmallPayload).ok());
+  EXPECT_TRUE(header(Type::kHello, kMaxSmallPayload + 1).status().IsCorruption());
+  EXPECT_TRUE(header(Type::kChunkStaged, uint32_t{20} << 20).status().IsCorruption());
 }
 
 TEST(IpcProtocol, OutOfBoundsFieldsAreRefused) {
@@ -116,6 +287,9 @@ TEST(IpcProtocol, EncodeRefusesWhatTheDecoderWouldRefuse) {
   EXPECT_FALSE(Encode(Hello{std::string(200, 'j'), 0, 0, 0, 0}).ok());
   EXPECT_FALSE(Encode(Error{{1, std::string(kMaxText + 1, 'x')}}).ok());
   EXPECT_FALSE(Encode(Begin{1, {{"", ElementType::kBytes, 1}}}).ok());
+  InfoReply info = AnInfoReply();
+  info.regions[0].bytes += 4;  // no longer fits its shape
+  EXPECT_FALSE(Encode(info).ok());
 }
 
 TEST(IpcProtocol, RandomBytesNeverDecodeOutOfBounds) {
@@ -125,7 +299,7 @@ TEST(IpcProtocol, RandomBytesNeverDecodeOutOfBounds) {
     for (char& c : junk) c = static_cast<char>(rng());
     // Half the time with a valid header in front, so payload parsing runs.
     if (i % 2 == 0 && junk.size() >= 1) {
-      const auto type = static_cast<Type>(1 + rng() % 19);
+      const auto type = static_cast<Type>(1 + rng() % std::variant_size_v<Message>);
       std::string frame;
       coding::PutU32(&frame, kMagic);
       coding::PutFixed<uint16_t>(&frame, kVersion);

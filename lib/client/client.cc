@@ -57,6 +57,19 @@ Status ValidateOptions(const Options& o) {
   return Status::OK();
 }
 
+// A shape given to protect() fits the region (both modes).
+Status CheckShape(const std::string& name, size_t bytes, ElementType type, const Shape& shape) {
+  const auto elements = ShapeElements(shape);
+  if (shape.size() > kMaxShapeRank)
+    return Status::InvalidArgument("region '" + name + "' has a shape of rank " + std::to_string(shape.size()) +
+                                   "; at most " + std::to_string(kMaxShapeRank) + " dimensions");
+  if (!elements || *elements > bytes / ElementSize(type) || *elements * ElementSize(type) != bytes)
+    return Status::InvalidArgument("region '" + name + "' has shape " + ShapeString(shape) +
+                                   ", which does not fit " + std::to_string(bytes) + " bytes of " +
+                                   std::string(ElementTypeName(type)));
+  return Status::OK();
+}
+
 }  // namespace
 
 class Client::Impl {
@@ -89,19 +102,9 @@ class Client::Impl {
   }
   IntervalController& interval() { return *interval_; }
 
+  // `shape` was checked by CheckShape (Client::protect).
   Status Protect(const std::string& name, void* data, size_t bytes, ElementType type,
                  std::optional<Shape> shape) {
-    if (shape) {
-      const auto elements = ShapeElements(*shape);
-      if (shape->size() > kMaxShapeRank)
-        return Status::InvalidArgument("region '" + name + "' has a shape of rank " +
-                                       std::to_string(shape->size()) + "; at most " +
-                                       std::to_string(kMaxShapeRank) + " dimensions");
-      if (!elements || *elements > bytes / ElementSize(type) || *elements * ElementSize(type) != bytes)
-        return Status::InvalidArgument("region '" + name + "' has shape " + ShapeString(*shape) +
-                                       ", which does not fit " + std::to_string(bytes) + " bytes of " +
-                                       std::string(ElementTypeName(type)));
-    }
     if (name.empty()) return Status::InvalidArgument("region name is empty");
     if (name.size() > 1024) return Status::InvalidArgument("region name longer than 1024 bytes");
     if (data == nullptr && bytes > 0)
@@ -632,29 +635,22 @@ Client::~Client() = default;
 
 // Daemon mode (daemon_ set) forwards every call to the session.
 Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type) {
-  if (daemon_) return daemon_->Protect(name, data, bytes, type);
+  if (daemon_) return daemon_->Protect(name, data, bytes, type, std::nullopt);
   return impl_->Protect(name, data, bytes, type, std::nullopt);
 }
 Status Client::protect(const std::string& name, void* data, size_t bytes, ElementType type,
                        const Shape& shape) {
-  if (daemon_)  // the protocol carries no shapes yet: refuse rather than drop them
-    return Status::Unsupported("protect with a shape: not available in daemon mode yet");
+  CKPT_RETURN_IF_ERROR(CheckShape(name, bytes, type, shape));
+  if (daemon_) return daemon_->Protect(name, data, bytes, type, shape);
   return impl_->Protect(name, data, bytes, type, shape);
 }
 std::vector<ProtectedRegion> Client::regions() const {
   return daemon_ ? daemon_->Regions() : impl_->Regions();
 }
 Result<Ticket> Client::checkpoint(uint64_t step) { return checkpoint(step, nullptr); }
-Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) {
-  if (daemon_) return daemon_->Checkpoint(step, stream);
-  return impl_->Checkpoint(step, stream, {});
-}
+Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream) { return checkpoint(step, stream, {}); }
 Result<Ticket> Client::checkpoint(uint64_t step, CUstream_st* stream, std::string user_state) {
-  if (daemon_) {
-    if (!user_state.empty())
-      return Status::Unsupported("checkpoint with user state: not available in daemon mode yet");
-    return daemon_->Checkpoint(step, stream);
-  }
+  if (daemon_) return daemon_->Checkpoint(step, stream, std::move(user_state));
   return impl_->Checkpoint(step, stream, std::move(user_state));
 }
 Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
@@ -663,7 +659,13 @@ Result<uint64_t> Client::restore(std::optional<uint64_t> step) {
   if (restored.ok()) impl_->interval().OnRestored(*restored);
   return restored;
 }
-std::string Client::restored_user_state() const { return daemon_ ? std::string() : impl_->RestoredUserState(); }
+std::string Client::restored_user_state() const {
+  return daemon_ ? daemon_->RestoredUserState() : impl_->RestoredUserState();
+}
+Result<CheckpointInfo> Client::info(uint64_t step) const {
+  if (daemon_) return daemon_->Info(step);
+  return impl_->store()->Get(impl_->options().job, step);
+}
 std::optional<uint64_t> Client::latest_step() const {
   return daemon_ ? daemon_->LatestStep() : impl_->LatestStep();
 }

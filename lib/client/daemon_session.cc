@@ -37,7 +37,10 @@ Result<std::unique_ptr<DaemonSession>> DaemonSession::Open(const Options& option
     }
   } closer{&fd};
   if (!reply.ok()) return reply.status().WithContext(where);
-  if (!reply->has_value()) return Status::Aborted(where + " closed the connection on attach");
+  if (!reply->has_value())
+    return Status::Aborted(where + " closed the connection on attach (a ckptd of an older protocol version "
+                           "closes a newer client's connection unanswered: this client speaks ipc protocol "
+                           "version " + std::to_string(ipc::kVersion) + "; if ckptd is older, upgrade it)");
   if (const auto* error = std::get_if<ipc::Error>(&**reply))
     return ipc::FromWire(error->status).WithContext(where + " refused job " + options.job);
   const auto* offer = std::get_if<ipc::PoolOffer>(&**reply);
@@ -85,7 +88,8 @@ Status DaemonSession::Broken() const {
   return broken_;
 }
 
-Status DaemonSession::Protect(const std::string& name, void* data, size_t bytes, ElementType type) {
+Status DaemonSession::Protect(const std::string& name, void* data, size_t bytes, ElementType type,
+                              std::optional<Shape> shape) {
   if (name.empty() || name.size() > ipc::kMaxRegionName)
     return Status::InvalidArgument("region name must have 1 to 1024 bytes");
   if (data == nullptr && bytes > 0) return Status::InvalidArgument("region '" + name + "' has a null pointer");
@@ -105,24 +109,29 @@ Status DaemonSession::Protect(const std::string& name, void* data, size_t bytes,
                              .WithContext("protect region '" + name + "'"));
     staging_pinned_ = true;
   }
-  regions_.push_back({name, static_cast<uint8_t*>(data), bytes, type, *location});
+  regions_.push_back({name, static_cast<uint8_t*>(data), bytes, type, *location, std::move(shape)});
   return Status::OK();
 }
 
 std::vector<ProtectedRegion> DaemonSession::Regions() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ProtectedRegion> out;
-  for (const auto& r : regions_) out.push_back({r.name, r.bytes, r.type, r.location.kind, r.location.device});
+  for (const auto& r : regions_)
+    out.push_back({r.name, r.bytes, r.type, r.location.kind, r.location.device, r.shape});
   return out;
 }
 
 std::vector<ipc::RegionEntry> DaemonSession::Table(const std::vector<Region>& regions) const {
   std::vector<ipc::RegionEntry> table;
-  for (const auto& r : regions) table.push_back({r.name, r.type, r.bytes});
+  for (const auto& r : regions) table.push_back({r.name, r.type, r.bytes, r.shape});
   return table;
 }
 
-Result<Ticket> DaemonSession::Checkpoint(uint64_t step, CUstream_st* stream) {
+Result<Ticket> DaemonSession::Checkpoint(uint64_t step, CUstream_st* stream, std::string user_state) {
+  if (user_state.size() > kMaxUserStateBytes)
+    return Status::InvalidArgument("checkpoint(" + std::to_string(step) + "): user state of " +
+                                   std::to_string(user_state.size()) + " bytes exceeds the limit of " +
+                                   std::to_string(kMaxUserStateBytes) + " bytes (kMaxUserStateBytes)");
   std::lock_guard<std::mutex> lock(mu_);
   if (!broken_.ok()) return broken_;
   if (regions_.empty())
@@ -133,7 +142,7 @@ Result<Ticket> DaemonSession::Checkpoint(uint64_t step, CUstream_st* stream) {
   if (!point.ok()) return point.status().WithContext("checkpoint(" + std::to_string(step) + ")");
   auto state = std::make_shared<Ticket::State>(step, copy_engine_->accepts_streams());
   tickets_.Add(state);
-  requests_.Push(Request{state, regions_, std::move(point).value()});
+  requests_.Push(Request{state, regions_, std::move(point).value(), std::move(user_state)});
   return Ticket(state);
 }
 
@@ -154,7 +163,8 @@ void DaemonSession::CopyRequest(Request& request) {
     }
     awaiting_daemon_.push_back(state);
   }
-  if (Status s = channel_->Send(ipc::Begin{state->step, Table(request.regions)}); !s.ok()) {
+  if (Status s = channel_->Send(ipc::Begin{state->step, Table(request.regions), std::move(request.user_state)});
+      !s.ok()) {
     state->Fail(s.WithContext("ckptd at " + options_.daemon_socket));
     return;  // the receiver fails what awaits the daemon when it sees the break
   }
@@ -334,6 +344,8 @@ Result<uint64_t> DaemonSession::Restore(std::optional<uint64_t> step) {
       Status s = ipc::FromWire(done->status);
       if (!s.ok()) return s;
       CKPT_RETURN_IF_ERROR(copy_error.WithContext(where));
+      std::lock_guard<std::mutex> lock(mu_);
+      restored_user_state_ = done->user_state;
       return done->step;
     }
     const auto* chunk = std::get_if<ipc::RestoreChunk>(&*m);
@@ -351,6 +363,44 @@ Result<uint64_t> DaemonSession::Restore(std::optional<uint64_t> step) {
     if (copy_error.ok() && !s.ok()) copy_error = s.WithContext("copy region '" + region.name + "'");
     CKPT_RETURN_IF_ERROR(channel_->Send(ipc::RestoreAck{chunk->slot}).WithContext(where));
   }
+}
+
+}  // namespace ckpt
+
+namespace ckpt {
+
+std::string DaemonSession::RestoredUserState() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return restored_user_state_;
+}
+
+Result<CheckpointInfo> DaemonSession::Info(uint64_t step) {
+  std::lock_guard<std::mutex> rpc(rpc_mu_);
+  const std::string where = "info of job " + options_.job + " step " + std::to_string(step) +
+                            " from ckptd at " + options_.daemon_socket;
+  CKPT_RETURN_IF_ERROR(Broken());
+  CKPT_RETURN_IF_ERROR(channel_->Send(ipc::InfoQuery{step}).WithContext(where));
+  auto m = NextReply();
+  if (!m.ok()) return m.status().WithContext(where);
+  const auto* reply = std::get_if<ipc::InfoReply>(&*m);
+  if (reply == nullptr) return Status::Corruption(where + ": unexpected " + ipc::TypeName(ipc::TypeOf(*m)));
+  CKPT_RETURN_IF_ERROR(ipc::FromWire(reply->status));
+  CheckpointInfo info;
+  info.job = options_.job;
+  info.step = reply->step;
+  info.created_unix_ms = reply->created_unix_ms;
+  if (reply->has_parent) info.parent_step = reply->parent_step;
+  info.chunk_bytes = reply->chunk_bytes;
+  info.logical_bytes = reply->logical_bytes;
+  info.written_bytes = reply->written_bytes;
+  info.chunks = reply->chunks;
+  info.new_chunks = reply->new_chunks;
+  for (const auto& r : reply->regions) {
+    const uint64_t chunks = reply->chunk_bytes == 0 ? 0 : (r.bytes + reply->chunk_bytes - 1) / reply->chunk_bytes;
+    info.regions.push_back({r.name, r.type, r.bytes, chunks, r.shape});
+  }
+  info.user_state = reply->user_state;
+  return info;
 }
 
 }  // namespace ckpt

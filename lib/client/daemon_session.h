@@ -9,6 +9,9 @@
 // holds; the daemon hashes, compresses, writes and commits. A ticket is
 // "copied" once the daemon has been told that every chunk is staged: from
 // then on the checkpoint is committed even if this process dies.
+// Region shapes and the user-state blob travel with Begin (protocol v2) and
+// are stored in the manifest by the daemon as in embedded mode; a restore
+// gets the checkpoint's user state back with RestoreDone.
 // Restore is decoded by the daemon into the pool and copied out here.
 //
 // Errors: when the daemon goes away, tickets in flight and every later call
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "ckpt/client.h"
+#include "ckpt/store.h"
 #include "client/copy_engine.h"
 #include "client/staging_pool.h"
 #include "client/ticket_ledger.h"
@@ -43,11 +47,17 @@ class DaemonSession {
   // Waits for checkpoints in flight, then closes the session cleanly.
   ~DaemonSession();
 
-  Status Protect(const std::string& name, void* data, size_t bytes, ElementType type);
+  // `shape` was checked against the size by the caller (Client::protect).
+  Status Protect(const std::string& name, void* data, size_t bytes, ElementType type,
+                 std::optional<Shape> shape);
   std::vector<ProtectedRegion> Regions() const;
-  Result<Ticket> Checkpoint(uint64_t step, CUstream_st* stream);
+  Result<Ticket> Checkpoint(uint64_t step, CUstream_st* stream, std::string user_state);
   Result<uint64_t> Restore(std::optional<uint64_t> step);
+  // The user state of the checkpoint the last successful Restore read.
+  std::string RestoredUserState() const;
   std::optional<uint64_t> LatestStep();
+  // What the daemon's store holds for this job's `step` (Store::Get).
+  Result<CheckpointInfo> Info(uint64_t step);
   Status Flush();
   const Options& options() const { return options_; }
 
@@ -58,11 +68,13 @@ class DaemonSession {
     size_t bytes = 0;
     ElementType type = ElementType::kBytes;
     MemoryLocation location;
+    std::optional<Shape> shape;
   };
   struct Request {
     std::shared_ptr<Ticket::State> state;
     std::vector<Region> regions;
     std::shared_ptr<SnapshotPoint> point;
+    std::string user_state;  // sent with Begin
   };
 
   DaemonSession(const Options& options, std::unique_ptr<ipc::Channel> channel,
@@ -85,6 +97,7 @@ class DaemonSession {
   std::vector<Region> regions_;
   bool staging_pinned_ = false;
   TicketLedger tickets_;  // for Flush and Restore
+  std::string restored_user_state_;  // of the last successful Restore
   std::deque<std::shared_ptr<Ticket::State>> awaiting_daemon_;  // Begin sent, no Durable/Failed yet
   Status broken_;
 

@@ -4,6 +4,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -114,9 +115,14 @@ Result<std::optional<Message>> Channel::Receive(int* received_fd) {
   if (!*got) return std::optional<Message>();
   auto h = DecodeHeader(std::string_view(header, sizeof(header)));
   if (!h.ok()) return h.status();
-  std::string payload(h->payload_bytes, '\0');
-  if (!payload.empty()) {
-    auto more = ReadFull(payload.data(), payload.size(), received_fd);
+  // Grown as the bytes arrive (at most 1 MiB ahead of them): a peer that
+  // announces a large payload and sends nothing costs no memory.
+  std::string payload;
+  while (payload.size() < h->payload_bytes) {
+    const size_t have = payload.size();
+    const size_t piece = std::min<size_t>(h->payload_bytes - have, kMaxSmallPayload);
+    payload.resize(have + piece);
+    auto more = ReadFull(payload.data() + have, piece, received_fd);
     if (!more.ok()) return more.status();
     if (!*more) return Status::IOError("the ckpt peer closed the connection inside a message");
   }

@@ -19,22 +19,63 @@ void PutStatus(std::string* dst, const WireStatus& s) {
   PutBytes(dst, s.message);
 }
 
+// A region entry: name, element type u8, size u64, then (v2) has_shape u8
+// and, when 1, rank u8 and the dimensions (u64 each).
 void PutRegions(std::string* dst, const std::vector<RegionEntry>& regions) {
   PutU32(dst, static_cast<uint32_t>(regions.size()));
   for (const auto& r : regions) {
     PutBytes(dst, r.name);
     PutU8(dst, static_cast<uint8_t>(r.type));
     PutU64(dst, r.bytes);
+    PutU8(dst, r.shape ? 1 : 0);
+    if (r.shape) {
+      PutU8(dst, static_cast<uint8_t>(r.shape->size()));
+      for (uint64_t d : *r.shape) PutU64(dst, d);
+    }
   }
+}
+
+// Empty when `r`'s shape (if any) is consistent with its size; else why not.
+std::string ShapeError(const RegionEntry& r) {
+  if (!r.shape) return {};
+  if (r.shape->size() > kMaxShapeRank)
+    return "region '" + r.name + "' has a shape of rank " + std::to_string(r.shape->size()) +
+           "; at most " + std::to_string(kMaxShapeRank);
+  const auto elements = ShapeElements(*r.shape);
+  uint64_t total = 0;
+  if (!elements || __builtin_mul_overflow(*elements, ElementSize(r.type), &total) || total != r.bytes)
+    return "region '" + r.name + "' has shape " + ShapeString(*r.shape) + ", which does not fit its " +
+           std::to_string(r.bytes) + " bytes of " + std::string(ElementTypeName(r.type));
+  return {};
 }
 
 Status CheckRegions(const std::vector<RegionEntry>& regions) {
   if (regions.size() > kMaxRegions) return Status::InvalidArgument("more than 4096 regions");
-  for (const auto& r : regions)
+  for (const auto& r : regions) {
     if (r.name.empty() || r.name.size() > kMaxRegionName || r.bytes > kMaxRegionBytes)
       return Status::InvalidArgument("region entry out of the protocol's bounds");
+    if (std::string e = ShapeError(r); !e.empty()) return Status::InvalidArgument(e);
+  }
   return Status::OK();
 }
+
+Status CheckUserState(const std::string& user_state) {
+  if (user_state.size() > kMaxUserStateBytes)
+    return Status::InvalidArgument("user state of " + std::to_string(user_state.size()) +
+                                   " bytes exceeds the limit of " + std::to_string(kMaxUserStateBytes) +
+                                   " bytes (kMaxUserStateBytes)");
+  return Status::OK();
+}
+
+// The largest valid payloads of the large message types fit kMaxPayload.
+constexpr uint64_t kMaxStatusBytes = 1 + 4 + kMaxText;
+constexpr uint64_t kMaxRegionTableBytes =
+    4 + kMaxRegions * (4 + kMaxRegionName + 1 + 8 + 1 + 1 + 8 * kMaxShapeRank);
+constexpr uint64_t kMaxBeginBytes = 8 + kMaxRegionTableBytes + 4 + kMaxUserStateBytes;
+constexpr uint64_t kMaxInfoReplyBytes = kMaxStatusBytes + 8 * 8 + 1 + kMaxRegionTableBytes + 4 + kMaxUserStateBytes;
+static_assert(kMaxBeginBytes <= kMaxPayload && kMaxInfoReplyBytes <= kMaxPayload,
+              "kMaxPayload must fit the largest Begin and InfoReply");
+static_assert(kMaxStatusText + 4 <= kMaxSmallPayload, "kMaxSmallPayload must fit a StatusReply");
 
 // Checks what Encode can be asked to send that the decoder would refuse, so
 // that a peer never receives a frame it must reject.
@@ -43,12 +84,24 @@ struct EncodeCheck {
     if (m.job.size() > kMaxJobName) return Status::InvalidArgument("job name longer than 128 bytes");
     return Status::OK();
   }
-  Status operator()(const Begin& m) const { return CheckRegions(m.regions); }
+  Status operator()(const Begin& m) const {
+    CKPT_RETURN_IF_ERROR(CheckRegions(m.regions));
+    return CheckUserState(m.user_state);
+  }
   Status operator()(const Restore& m) const { return CheckRegions(m.regions); }
   Status operator()(const Error& m) const { return Text(m.status.message); }
   Status operator()(const CopyDone& m) const { return Text(m.status.message); }
   Status operator()(const Failed& m) const { return Text(m.status.message); }
-  Status operator()(const RestoreDone& m) const { return Text(m.status.message); }
+  Status operator()(const RestoreDone& m) const {
+    CKPT_RETURN_IF_ERROR(Text(m.status.message));
+    return CheckUserState(m.user_state);
+  }
+  Status operator()(const InfoReply& m) const {
+    CKPT_RETURN_IF_ERROR(Text(m.status.message));
+    if (m.chunk_bytes > kMaxChunkBytes) return Status::InvalidArgument("chunk size out of bounds");
+    CKPT_RETURN_IF_ERROR(CheckRegions(m.regions));
+    return CheckUserState(m.user_state);
+  }
   Status operator()(const StatusReply& m) const {
     return m.json.size() > kMaxStatusText ? Status::InvalidArgument("status text too long") : Status::OK();
   }
@@ -79,6 +132,7 @@ struct PayloadWriter {
   void operator()(const Begin& m) const {
     PutU64(out, m.step);
     PutRegions(out, m.regions);
+    PutBytes(out, m.user_state);
   }
   void operator()(const ChunkStaged& m) const {
     PutU32(out, m.region);
@@ -114,6 +168,7 @@ struct PayloadWriter {
   void operator()(const RestoreDone& m) const {
     PutU64(out, m.step);
     PutStatus(out, m.status);
+    PutBytes(out, m.user_state);
   }
   void operator()(const LatestQuery&) const {}
   void operator()(const LatestReply& m) const {
@@ -124,6 +179,21 @@ struct PayloadWriter {
   void operator()(const Closed&) const {}
   void operator()(const StatusQuery&) const {}
   void operator()(const StatusReply& m) const { PutBytes(out, m.json); }
+  void operator()(const InfoQuery& m) const { PutU64(out, m.step); }
+  void operator()(const InfoReply& m) const {
+    PutStatus(out, m.status);
+    PutU64(out, m.step);
+    PutU64(out, static_cast<uint64_t>(m.created_unix_ms));
+    PutU8(out, m.has_parent ? 1 : 0);
+    PutU64(out, m.parent_step);
+    PutU64(out, m.chunk_bytes);
+    PutU64(out, m.logical_bytes);
+    PutU64(out, m.written_bytes);
+    PutU64(out, m.chunks);
+    PutU64(out, m.new_chunks);
+    PutRegions(out, m.regions);
+    PutBytes(out, m.user_state);
+  }
 };
 
 // Bounds-checked field reads; the first violation is kept.
@@ -180,6 +250,19 @@ class Parser {
       if (!type) Fail("unknown element type");
       e.type = type.value_or(ElementType::kBytes);
       e.bytes = U64Max(kMaxRegionBytes, "region size");
+      if (Bool("has_shape")) {
+        const uint8_t rank = r_.U8();
+        if (rank > kMaxShapeRank) {
+          Fail("region '" + e.name + "' has a shape of rank " + std::to_string(rank) + "; at most " +
+               std::to_string(kMaxShapeRank));
+          return out;
+        }
+        Shape shape(rank);  // bounded above: at most 64 dimensions
+        for (auto& d : shape) d = r_.U64();
+        e.shape = std::move(shape);
+        if (ok())
+          if (std::string why = ShapeError(e); !why.empty()) Fail(why);
+      }
       out.push_back(std::move(e));
     }
     return out;
@@ -230,6 +313,7 @@ Message ParseFields(Type type, Parser& p) {
       Begin m;
       m.step = p.U64();
       m.regions = p.Regions();
+      m.user_state = p.String(kMaxUserStateBytes, "user state");
       return m;
     }
     case Type::kChunkStaged: {
@@ -280,6 +364,7 @@ Message ParseFields(Type type, Parser& p) {
       RestoreDone m;
       m.step = p.U64();
       m.status = p.StatusField();
+      m.user_state = p.String(kMaxUserStateBytes, "user state");
       return m;
     }
     case Type::kLatestQuery:
@@ -298,16 +383,48 @@ Message ParseFields(Type type, Parser& p) {
       return StatusQuery{};
     case Type::kStatusReply:
       return StatusReply{p.String(kMaxStatusText, "status text")};
+    case Type::kInfoQuery:
+      return InfoQuery{p.U64()};
+    case Type::kInfoReply: {
+      InfoReply m;
+      m.status = p.StatusField();
+      m.step = p.U64();
+      m.created_unix_ms = static_cast<int64_t>(p.U64());
+      m.has_parent = p.Bool("has_parent");
+      m.parent_step = p.U64();
+      m.chunk_bytes = p.U64Max(kMaxChunkBytes, "chunk size");
+      m.logical_bytes = p.U64();
+      m.written_bytes = p.U64();
+      m.chunks = p.U64();
+      m.new_chunks = p.U64();
+      m.regions = p.Regions();
+      m.user_state = p.String(kMaxUserStateBytes, "user state");
+      return m;
+    }
   }
   p.Fail("unknown message type");
   return Close{};
 }
 
 bool KnownType(uint16_t t) {
-  return t >= static_cast<uint16_t>(Type::kHello) && t <= static_cast<uint16_t>(Type::kStatusReply);
+  return t >= static_cast<uint16_t>(Type::kHello) && t <= static_cast<uint16_t>(Type::kInfoReply);
 }
 
+std::string MiB(uint32_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
 }  // namespace
+
+uint32_t MaxPayload(Type type) {
+  switch (type) {
+    case Type::kBegin:
+    case Type::kRestore:
+    case Type::kRestoreDone:
+    case Type::kInfoReply:
+      return kMaxPayload;
+    default:
+      return kMaxSmallPayload;
+  }
+}
 
 WireStatus ToWire(const Status& s) {
   std::string m = s.message();
@@ -344,6 +461,8 @@ const char* TypeName(Type t) {
     case Type::kClosed: return "Closed";
     case Type::kStatusQuery: return "StatusQuery";
     case Type::kStatusReply: return "StatusReply";
+    case Type::kInfoQuery: return "InfoQuery";
+    case Type::kInfoReply: return "InfoReply";
   }
   return "unknown";
 }
@@ -352,8 +471,9 @@ Result<std::string> Encode(const Message& m) {
   CKPT_RETURN_IF_ERROR(std::visit(EncodeCheck{}, m));
   std::string payload;
   std::visit(PayloadWriter{&payload}, m);
-  if (payload.size() > kMaxPayload)
-    return Status::InvalidArgument(std::string("ipc ") + TypeName(TypeOf(m)) + " message larger than 1 MiB");
+  if (payload.size() > MaxPayload(TypeOf(m)))
+    return Status::InvalidArgument(std::string("ipc ") + TypeName(TypeOf(m)) + " message larger than " +
+                                   MiB(MaxPayload(TypeOf(m))));
   std::string frame;
   frame.reserve(kHeaderBytes + payload.size());
   PutU32(&frame, kMagic);
@@ -373,11 +493,14 @@ Result<Header> DecodeHeader(std::string_view bytes) {
   const uint32_t length = r.U32();
   if (magic != kMagic) return Status::Corruption("ipc header: bad magic (not a ckpt peer)");
   if (version != kVersion)
-    return Status::Unsupported("ipc protocol version " + std::to_string(version) + "; this build speaks " +
-                               std::to_string(kVersion));
+    return Status::Unsupported("the peer speaks ipc protocol version " + std::to_string(version) +
+                               ", this build version " + std::to_string(kVersion) +
+                               "; client library and ckptd must speak the same version: upgrade the older side (" +
+                               (version < kVersion ? "the peer" : "this one") + ")");
   if (!KnownType(type)) return Status::Corruption("ipc header: unknown message type " + std::to_string(type));
-  if (length > kMaxPayload)
-    return Status::Corruption("ipc header: payload of " + std::to_string(length) + " bytes exceeds 1 MiB");
+  if (length > MaxPayload(static_cast<Type>(type)))
+    return Status::Corruption("ipc header: " + std::string(TypeName(static_cast<Type>(type))) + " payload of " +
+                              std::to_string(length) + " bytes exceeds " + MiB(MaxPayload(static_cast<Type>(type))));
   return Header{static_cast<Type>(type), length};
 }
 

@@ -6,8 +6,9 @@
 // staging pool's memfd travels with the PoolOffer frame as SCM_RIGHTS.
 //
 // The decoder is strict: it reads only inside the buffer it is given, bounds
-// every count, size, offset, slot id and string by the protocol limits below,
-// rejects unknown types, enum values and trailing bytes, and returns
+// every count, size, offset, slot id, shape and string by the protocol limits
+// below before it allocates for it, checks that a region's shape fits its
+// size, rejects unknown types, enum values and trailing bytes, and returns
 // kCorruption (malformed bytes) or kUnsupported (another version), never
 // undefined behaviour. Limits that depend on a session (the pool's slot
 // count, the regions of the checkpoint) are checked by the session.
@@ -17,22 +18,35 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "ckpt/client.h"
 #include "ckpt/status.h"
 #include "ckpt/types.h"
 
 namespace ckpt::ipc {
 
 inline constexpr uint32_t kMagic = 0x54504B43;  // "CKPT" in little-endian order
-inline constexpr uint16_t kVersion = 1;
+// Version 2: region shapes, the user-state blob (Begin, RestoreDone) and
+// InfoQuery/InfoReply. Peers of different versions refuse each other.
+inline constexpr uint16_t kVersion = 2;
 inline constexpr size_t kHeaderBytes = 12;
 
 // Protocol-wide bounds.
-inline constexpr uint32_t kMaxPayload = uint32_t{1} << 20;  // one frame's payload
+// One frame's payload: 32 MiB for the messages that carry a region table or a
+// user state (Begin, Restore, RestoreDone, InfoReply: see MaxPayload), whose
+// largest valid payload is about 22.1 MiB (a 16 MiB user state plus 4096
+// regions with 1024-byte names and rank-64 shapes; checked by a static_assert
+// in protocol.cc); 1 MiB for every other type. The receiver allocates a
+// payload as its bytes arrive, never the announced length up front.
+inline constexpr uint32_t kMaxPayload = uint32_t{32} << 20;
+inline constexpr uint32_t kMaxSmallPayload = uint32_t{1} << 20;
+// Also bounded: a user state by kMaxUserStateBytes (16 MiB, ckpt/client.h), a
+// shape's rank by kMaxShapeRank (64, ckpt/types.h).
 inline constexpr size_t kMaxJobName = 128;
 inline constexpr size_t kMaxRegionName = 1024;
 inline constexpr size_t kMaxRegions = 4096;
@@ -63,12 +77,22 @@ enum class Type : uint16_t {
   kClosed = 17,       // D->C: every checkpoint finished; the daemon closes
   kStatusQuery = 18,  // C->D: no attach needed
   kStatusReply = 19,  // D->C: JSON text
+  kInfoQuery = 20,    // C->D: what the store holds for one step of the job (v2)
+  kInfoReply = 21,    // D->C: that checkpoint's sizes, regions and user state (v2)
 };
+
+// The largest payload a frame of `type` may announce (kMaxPayload or
+// kMaxSmallPayload).
+uint32_t MaxPayload(Type type);
 
 struct RegionEntry {
   std::string name;
   ElementType type = ElementType::kBytes;
   uint64_t bytes = 0;
+  // v2: the tensor shape given to protect(); its elements times the element
+  // size equal `bytes` and its rank is at most kMaxShapeRank (checked by Encode
+  // and the decoder).
+  std::optional<Shape> shape;
   bool operator==(const RegionEntry&) const = default;
 };
 
@@ -101,6 +125,7 @@ struct Error {
 struct Begin {
   uint64_t step = 0;
   std::vector<RegionEntry> regions;
+  std::string user_state;  // v2: stored in the manifest; at most kMaxUserStateBytes
   bool operator==(const Begin&) const = default;
 };
 struct ChunkStaged {
@@ -151,6 +176,7 @@ struct RestoreAck {
 struct RestoreDone {
   uint64_t step = 0;
   WireStatus status;
+  std::string user_state;  // v2: the restored checkpoint's user state (empty on error)
   bool operator==(const RestoreDone&) const = default;
 };
 struct LatestQuery {
@@ -174,11 +200,33 @@ struct StatusReply {
   std::string json;
   bool operator==(const StatusReply&) const = default;
 };
+struct InfoQuery {
+  uint64_t step = 0;
+  bool operator==(const InfoQuery&) const = default;
+};
+// The fields of ckpt::CheckpointInfo (the job is the session's; a region's
+// chunk count follows from its size and chunk_bytes). Not OK status: the
+// other fields are empty.
+struct InfoReply {
+  WireStatus status;
+  uint64_t step = 0;
+  int64_t created_unix_ms = 0;
+  bool has_parent = false;
+  uint64_t parent_step = 0;
+  uint64_t chunk_bytes = 0;
+  uint64_t logical_bytes = 0;
+  uint64_t written_bytes = 0;
+  uint64_t chunks = 0;
+  uint64_t new_chunks = 0;
+  std::vector<RegionEntry> regions;
+  std::string user_state;
+  bool operator==(const InfoReply&) const = default;
+};
 
 // Alternative i holds the message of Type i + 1.
 using Message = std::variant<Hello, PoolOffer, Error, Begin, ChunkStaged, CopyDone, SlotFree, Durable,
                              Failed, Restore, RestoreChunk, RestoreAck, RestoreDone, LatestQuery,
-                             LatestReply, Close, Closed, StatusQuery, StatusReply>;
+                             LatestReply, Close, Closed, StatusQuery, StatusReply, InfoQuery, InfoReply>;
 
 Type TypeOf(const Message& m);
 const char* TypeName(Type t);
@@ -193,7 +241,8 @@ struct Header {
 Result<std::string> Encode(const Message& m);
 
 // Exactly kHeaderBytes bytes. kCorruption for a bad magic, unknown type or
-// oversized payload; kUnsupported for another protocol version.
+// a payload over MaxPayload(type); kUnsupported for another protocol version
+// (the message names both versions and which side to upgrade).
 Result<Header> DecodeHeader(std::string_view bytes);
 
 // The payload of a frame whose header said `type`.

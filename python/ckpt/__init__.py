@@ -203,8 +203,9 @@ class Client:
     compression ("auto", "on" or "off"; "zstd" = "on"), zstd_level (1),
     checkpoint_every_steps (0: should_checkpoint() never true),
     create_if_missing (True), use_direct_io (True). `daemon`: path of a ckptd
-    socket (daemon mode, docs/operations.md; shapes and user state are not
-    carried in daemon mode yet: protecting tensors raises UnsupportedError).
+    socket (daemon mode, docs/operations.md): the daemon writes its own store
+    (`store` is then ignored); shapes, user state, restored_user_state() and
+    info() work as in embedded mode, so ckpt.torch.TrainingState works too.
 
     Thread safety: as the C++ client; calls may come from several threads.
     Use as a context manager or call close(): both wait for checkpoints in

@@ -14,19 +14,35 @@ void Write(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-// One valid frame of every client <-> ckptd message type.
+// One valid frame of every client <-> ckptd message type (protocol version
+// 2: region tables with a shape, a scalar shape and none; user states).
 void WriteIpcSeeds(const std::string& dir) {
   namespace ipc = ckpt::ipc;
-  const std::vector<ipc::RegionEntry> regions = {{"weights", ckpt::ElementType::kFloat32, 1 << 20},
-                                                 {"step", ckpt::ElementType::kUInt64, 8}};
+  const std::vector<ipc::RegionEntry> regions = {
+      {"weights", ckpt::ElementType::kFloat32, 1 << 20, ckpt::Shape{512, 512}},
+      {"step", ckpt::ElementType::kUInt64, 8, ckpt::Shape{}},
+      {"blob", ckpt::ElementType::kBytes, 100, std::nullopt}};
+  const std::string user_state = std::string(R"({"step": 42, "loader": [0, 96]})") + '\0' + "\xff tail";
+  ipc::InfoReply info;
+  info.step = 42;
+  info.created_unix_ms = 1700000000000;
+  info.has_parent = true;
+  info.parent_step = 41;
+  info.chunk_bytes = 1 << 20;
+  info.logical_bytes = (1 << 20) + 108;
+  info.written_bytes = 4096;
+  info.chunks = 3;
+  info.new_chunks = 1;
+  info.regions = regions;
+  info.user_state = user_state;
   const std::vector<ipc::Message> messages = {
       ipc::Hello{"seed", 1 << 20, 8 << 20, 1, 1}, ipc::PoolOffer{1 << 20, 8},
-      ipc::Error{{7, "busy"}}, ipc::Begin{42, regions}, ipc::ChunkStaged{0, 1, 2, 4096},
+      ipc::Error{{7, "busy"}}, ipc::Begin{42, regions, user_state}, ipc::ChunkStaged{0, 1, 2, 4096},
       ipc::CopyDone{{0, ""}}, ipc::SlotFree{2}, ipc::Durable{42, 100, 50, 2, 1},
       ipc::Failed{42, {6, "disk full"}}, ipc::Restore{true, 42, regions},
-      ipc::RestoreChunk{0, 4096, 1, 4096}, ipc::RestoreAck{1}, ipc::RestoreDone{42, {0, ""}},
+      ipc::RestoreChunk{0, 4096, 1, 4096}, ipc::RestoreAck{1}, ipc::RestoreDone{42, {0, ""}, user_state},
       ipc::LatestQuery{}, ipc::LatestReply{true, 42}, ipc::Close{}, ipc::Closed{},
-      ipc::StatusQuery{}, ipc::StatusReply{"{}"}};
+      ipc::StatusQuery{}, ipc::StatusReply{"{}"}, ipc::InfoQuery{42}, info};
   for (const auto& m : messages) {
     auto frame = ipc::Encode(m);
     if (frame.ok()) Write(dir + "/ipc/" + ipc::TypeName(ipc::TypeOf(m)), *frame);

@@ -25,3 +25,10 @@ def example_path():
 @pytest.fixture
 def python():
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def bin_dir():
+    """Where the build puts ckptd and the ckpt tool: $CKPT_BIN_DIR (set by the
+    python.pytest ctest entry), else build/bin of this checkout."""
+    return os.environ.get("CKPT_BIN_DIR") or os.path.join(REPO, "build", "bin")

@@ -88,6 +88,7 @@
 
 #include "ckpt/options.h"
 #include "ckpt/status.h"
+#include "ckpt/store.h"
 #include "ckpt/types.h"
 
 // A CUDA stream (cudaStream_t is CUstream_st*). Declared here so that this
@@ -241,6 +242,11 @@ class Client {
 
   // Newest committed step of this job, if any.
   std::optional<uint64_t> latest_step() const;
+
+  // What the store holds for this job's checkpoint `step` (Store::Get: sizes,
+  // regions with their shapes, user state); kNotFound when it has none. In
+  // daemon mode, where store() is null, the daemon answers.
+  Result<CheckpointInfo> info(uint64_t step) const;
 
   // True when it is time to checkpoint at `step`. Call it once per step, at
   // the same point of every step: its calls are the step boundaries from
