@@ -66,26 +66,35 @@ void FillRandom(uint8_t* out, size_t bytes, uint64_t seed) {
   throw std::runtime_error(what + ": " + std::strerror(err));
 }
 
-void ReadInto(const std::string& path, uint8_t* out, size_t bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) Fail("open " + path, errno);
+// Reads exactly `bytes` bytes from fd's current position; an error naming
+// `path` when the file ends first.
+void ReadExactly(int fd, const std::string& path, uint8_t* out, size_t bytes) {
   size_t done = 0;
   while (done < bytes) {
     const ssize_t n = ::read(fd, out + done, std::min<size_t>(bytes - done, size_t{64} << 20));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      Fail("read " + path, e);
-    }
-    if (n == 0) {
-      ::close(fd);
-      throw std::runtime_error("read " + path + ": file is shorter than expected");
-    }
+    if (n < 0) Fail("read " + path, errno);
+    if (n == 0) throw std::runtime_error("read " + path + ": file is shorter than expected");
     done += static_cast<size_t>(n);
   }
-  ::close(fd);
 }
+
+class ReadOnlyFile {
+ public:
+  explicit ReadOnlyFile(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_ < 0) Fail("open " + path, errno);
+  }
+  ~ReadOnlyFile() { ::close(fd_); }
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+  void Read(uint8_t* out, size_t bytes) { ReadExactly(fd_, path_, out, bytes); }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+void ReadInto(const std::string& path, uint8_t* out, size_t bytes) { ReadOnlyFile(path).Read(out, bytes); }
 
 // The tensor files of one snapshot folder, sorted by name.
 std::vector<fs::path> TensorFiles(const fs::path& dir) {
@@ -200,16 +209,20 @@ size_t ChangeChunks(BenchData& data, size_t chunk_bytes, double fraction) {
 }
 
 size_t LoadNextSnapshot(BenchData& data, size_t chunk_bytes) {
+  // Chunk by chunk through one chunk-sized buffer: the bench's own memory
+  // must not grow by a tensor while it measures the engine's (the memory line).
+  PageBuffer next(chunk_bytes);
   size_t changed = 0;
   for (size_t i = 0; i < data.regions.size(); ++i) {
     BenchRegion& r = data.regions[i];
-    PageBuffer next(r.bytes());
-    ReadInto(data.next_files[i], next.data(), r.bytes());
+    ReadOnlyFile file(data.next_files[i]);
     for (size_t off = 0; off < r.bytes(); off += chunk_bytes) {
       const size_t n = std::min(chunk_bytes, r.bytes() - off);
-      if (std::memcmp(r.memory->data() + off, next.data() + off, n) != 0) ++changed;
+      file.Read(next.data(), n);
+      if (std::memcmp(r.memory->data() + off, next.data(), n) == 0) continue;
+      std::memcpy(r.memory->data() + off, next.data(), n);
+      ++changed;
     }
-    std::memcpy(r.memory->data(), next.data(), r.bytes());
   }
   return changed;
 }

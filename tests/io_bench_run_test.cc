@@ -129,6 +129,7 @@ TEST(IoBenchRun, ReadsAFolderOfSnapshots) {
   // 16 of 24 chunks changed (the fp32 file).
   EXPECT_NEAR(j["incremental"]["change_fraction"].get<double>(), 16.0 / 24.0, 1e-9);
   EXPECT_TRUE(j["restore_verified"].get<bool>());
+  EXPECT_TRUE(j["memory"]["within_pool"].get<bool>()) << j["memory"].dump();
 }
 
 TEST(IoBenchRun, TableByDefault) {
