@@ -1,9 +1,11 @@
-// HashAndChecksum (one sweep) gives exactly HashChunk and Checksum64.
+// HashAndChecksum and CopyAndDigest (one sweep) give exactly HashChunk and
+// Checksum64.
 #include <gtest/gtest.h>
 
 #include <xxhash.h>  // the shared library, built for any x86-64
 
 #include <cstring>
+#include <vector>
 
 #include "engine/chunk_hash.h"
 #include "test_util.h"
@@ -21,6 +23,21 @@ TEST(ChunkHash, OneSweepEqualsTheTwoHashes) {
     HashAndChecksum(data.data(), size, &h, &c);
     EXPECT_EQ(h, HashChunk(data.data(), size)) << size;
     EXPECT_EQ(c, Checksum64(data.data(), size)) << size;
+  }
+}
+
+TEST(ChunkHash, CopyAndDigestCopiesAndDigestsTheCopy) {
+  const auto data = ckpt::testing::RandomBytes((size_t{1} << 20) + 12345, 11);
+  for (size_t size : {size_t{0}, size_t{1}, size_t{65535}, size_t{65536}, size_t{65537}, size_t{300000},
+                      data.size()}) {
+    std::vector<uint8_t> src(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(size));
+    std::vector<uint8_t> dst(size + 1, 0xAB);  // one guard byte past the end
+    ChunkDigest d;
+    CopyAndDigest(dst.data(), src.data(), size, &d);
+    EXPECT_EQ(std::memcmp(dst.data(), src.data(), size), 0) << size;
+    EXPECT_EQ(dst[size], 0xAB) << size;
+    EXPECT_EQ(d.hash, HashChunk(src.data(), size)) << size;
+    EXPECT_EQ(d.checksum, Checksum64(src.data(), size)) << size;
   }
 }
 

@@ -79,6 +79,7 @@ class Client::Impl {
       : options_(options),
         store_(std::move(store)),
         pool_(std::move(pool)),
+        slot_digests_(pool_->slots()),
         writer_(std::move(writer)),
         copy_engine_(std::move(copy_engine)) {
     copier_ = std::thread([this] { CopyLoop(); });
@@ -328,8 +329,9 @@ class Client::Impl {
           const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
           const size_t index = offset / options_.chunk_bytes;
           pending->fetch_add(1);
+          slot_digests_[slot].reset();
           copy_engine_->CopyToStaging(
-              region.data + offset, region.location, pool_->data(slot), size,
+              region.data + offset, region.location, pool_->data(slot), size, &slot_digests_[slot],
               [this, request, r, index, slot, size, pending, error, error_mu, finish](Status s) {
                 if (s.ok()) {
                   work_.Push(WorkItem{WorkItem::kChunk, request, r, index, slot, size, {}});
@@ -381,7 +383,9 @@ class Client::Impl {
         }
         case WorkItem::kChunk:
           if (status.ok()) {
-            status = writer_->AddChunk(item->region, item->index, pool_->data(item->slot), item->size);
+            const std::optional<ChunkDigest>& digest = slot_digests_[item->slot];
+            status = writer_->AddChunk(item->region, item->index, pool_->data(item->slot), item->size,
+                                       digest ? &*digest : nullptr);
             if (!status.ok()) writer_->Abort();
           }
           pool_->Release(item->slot);
@@ -575,6 +579,10 @@ class Client::Impl {
   const Options options_;
   std::shared_ptr<Store> store_;
   std::unique_ptr<StagingPool> pool_;
+  // Per staging slot: the digest its copy took of the staged bytes, if the
+  // copy engine took one. Written by the copy, read by the processor after
+  // the slot's kChunk item is queued; the slot is not reused until released.
+  std::vector<std::optional<ChunkDigest>> slot_digests_;
   std::unique_ptr<CheckpointWriter> writer_;  // used by the processor thread only
   // Driven by the copier thread, and under mu_ by protect, checkpoint (Mark)
   // and restore; engines are thread-safe for that (copy_engine.h).

@@ -35,11 +35,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "ckpt/client.h"
 #include "ckpt/status.h"
 #include "ckpt/types.h"
+#include "engine/chunk_hash.h"
 
 namespace ckpt {
 
@@ -91,8 +93,13 @@ class CopyEngine {
   // Starts copying `size` bytes of region memory at `src` (of kind `where`)
   // into staging memory at `dst`. `done` is called exactly once, from any
   // thread, when the bytes are in `dst` (or the copy failed).
+  // `digest`: null, or where the engine may put the ChunkDigest of the bytes
+  // now in `dst` before it calls `done`. Engines that copy with the CPU do
+  // (CopyAndDigest: the hashes read each block from cache right after
+  // copying it, which saves the writer a pass over memory); device copies
+  // leave it empty. The caller owns it until `done` has run.
   virtual void CopyToStaging(const void* src, MemoryLocation where, void* dst, size_t size,
-                             Done done) = 0;
+                             std::optional<ChunkDigest>* digest, Done done) = 0;
 
   // Copier thread, after the last copy of a checkpoint: the fence over every
   // copy issued so far.

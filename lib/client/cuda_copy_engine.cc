@@ -175,7 +175,8 @@ class CudaCopyEngine final : public CopyEngine {
     return Status::OK();
   }
 
-  void CopyToStaging(const void* src, MemoryLocation where, void* dst, size_t size, Done done) override {
+  void CopyToStaging(const void* src, MemoryLocation where, void* dst, size_t size,
+                     std::optional<ChunkDigest>* digest, Done done) override {
     if (host_addressable(where)) {
       // The caller's stream may still be writing this memory (pinned host
       // memory is device-visible): copy once it reached the snapshot point.
@@ -185,7 +186,8 @@ class CudaCopyEngine final : public CopyEngine {
         if (!s.ok()) return done(s);
         host_synced_ = true;
       }
-      std::memcpy(dst, src, size);
+      if (digest != nullptr) CopyAndDigest(dst, src, size, &digest->emplace());
+      else std::memcpy(dst, src, size);
       return done(Status::OK());
     }
     DeviceScope scope(where.device);

@@ -216,7 +216,9 @@ void DaemonSession::CopyRequest(Request& request) {
       const size_t index = offset / options_.chunk_bytes;
       pending->fetch_add(1);
       copy_engine_->CopyToStaging(
-          region.data + offset, region.location, pool_->data(slot), size,
+          // No digest: ckptd hashes what it stores itself, never trusting a
+          // client's word for the content of a chunk other jobs may share.
+          region.data + offset, region.location, pool_->data(slot), size, nullptr,
           [this, r, index, slot, size, pending, set_error, finish, name = region.name](Status s) {
             if (s.ok()) {
               s = channel_->Send(ipc::ChunkStaged{static_cast<uint32_t>(r), index, static_cast<uint32_t>(slot), size});

@@ -48,6 +48,7 @@ struct LateState {
     uint64_t seq = 0;
     const void* src = nullptr;
     void* dst = nullptr;
+    std::optional<ChunkDigest>* digest = nullptr;
     size_t size = 0;
     bool fail = false;
     CopyEngine::Done done;
@@ -123,11 +124,12 @@ class HostCopyEngine final : public CopyEngine {
 
   Status BeginSnapshot(std::shared_ptr<SnapshotPoint>) override { return Status::OK(); }
 
-  void CopyToStaging(const void* src, MemoryLocation, void* dst, size_t size, Done done) override {
+  void CopyToStaging(const void* src, MemoryLocation, void* dst, size_t size, std::optional<ChunkDigest>* digest,
+                     Done done) override {
     const uint64_t n = copies_to_staging_++;
     if (options_.stats) options_.stats->to_staging.fetch_add(1);
     const bool fail = options_.fail_copy_to_staging && options_.fail_copy_to_staging(n);
-    Submit(src, dst, size, fail, std::move(done));
+    Submit(src, dst, size, fail, digest, std::move(done));
   }
 
   Result<std::shared_ptr<CopyFence>> EndSnapshot() override {
@@ -142,7 +144,7 @@ class HostCopyEngine final : public CopyEngine {
 
   void CopyFromStaging(const void* src, void* dst, MemoryLocation, size_t size, Done done) override {
     if (options_.stats) options_.stats->from_staging.fetch_add(1);
-    Submit(src, dst, size, false, std::move(done));
+    Submit(src, dst, size, false, nullptr, std::move(done));
   }
 
   bool host_addressable(MemoryLocation where) const override {
@@ -152,16 +154,18 @@ class HostCopyEngine final : public CopyEngine {
   std::string_view name() const override { return options_.late ? "host (late, out of order)" : "host"; }
 
  private:
-  static Status Run(const void* src, void* dst, size_t size, bool fail, uint64_t seq) {
+  static Status Run(const void* src, void* dst, size_t size, bool fail, uint64_t seq,
+                    std::optional<ChunkDigest>* digest) {
     if (fail) return Status::IOError("injected failure of copy #" + std::to_string(seq));
-    std::memcpy(dst, src, size);
+    if (digest != nullptr) CopyAndDigest(dst, src, size, &digest->emplace());
+    else std::memcpy(dst, src, size);
     return Status::OK();
   }
 
-  void Submit(const void* src, void* dst, size_t size, bool fail, Done done) {
+  void Submit(const void* src, void* dst, size_t size, bool fail, std::optional<ChunkDigest>* digest, Done done) {
     if (fail && options_.stats) options_.stats->failed.fetch_add(1);
     if (!late_) {
-      done(Run(src, dst, size, fail, sync_seq_++));
+      done(Run(src, dst, size, fail, sync_seq_++, digest));
       return;
     }
     {
@@ -170,6 +174,7 @@ class HostCopyEngine final : public CopyEngine {
       job.seq = late_->next_seq++;
       job.src = src;
       job.dst = dst;
+      job.digest = digest;
       job.size = size;
       job.fail = fail;
       job.done = std::move(done);
@@ -206,7 +211,7 @@ class HostCopyEngine final : public CopyEngine {
       st.pending.pop_back();
       lock.unlock();
 
-      Status s = Run(job.src, job.dst, job.size, job.fail, job.seq);
+      Status s = Run(job.src, job.dst, job.size, job.fail, job.seq, job.digest);
 
       lock.lock();
       if (options_.stats && *st.incomplete.begin() < job.seq) options_.stats->out_of_order.fetch_add(1);

@@ -74,7 +74,8 @@ Status CheckpointWriter::Begin(const std::string& job, uint64_t step,
   return Status::OK();
 }
 
-Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* data, size_t size) {
+Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* data, size_t size,
+                                  const ChunkDigest* digest) {
   if (!active_) return Status::FailedPrecondition("no checkpoint begun");
   if (region >= manifest_.regions.size() || index >= manifest_.regions[region].chunks.size())
     return Status::InvalidArgument("chunk outside the checkpoint's regions");
@@ -82,12 +83,19 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
   if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
 
-  // Uncompressed, a chunk is its own payload: hash and checksum it in one sweep.
+  // Uncompressed, a chunk is its own payload: hash and checksum it in one
+  // sweep, unless the copy into staging already did.
   ChunkHash hash;
   uint64_t raw_checksum = 0;
   const bool raw_only = options_.compression == Compression::kOff || (paced_by_disk_ && !DiskCanWait());
-  if (raw_only) HashAndChecksum(data, size, &hash, &raw_checksum);
-  else hash = HashChunk(data, size);
+  if (digest != nullptr) {
+    hash = digest->hash;
+    raw_checksum = digest->checksum;
+  } else if (raw_only) {
+    HashAndChecksum(data, size, &hash, &raw_checksum);
+  } else {
+    hash = HashChunk(data, size);
+  }
   r.chunks[index] = hash;
   filled_[region][index] = true;
   if (new_chunks_.count(hash)) return Status::OK();  // equal to a chunk of this checkpoint
@@ -112,7 +120,8 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   header.hash = hash;
   const bool payload_is_data = reinterpret_cast<const uint8_t*>(encoded->payload.data()) == data &&
                                encoded->payload.size() == size;
-  header.payload_checksum = raw_only && payload_is_data
+  const bool have_raw_checksum = raw_only || digest != nullptr;
+  header.payload_checksum = have_raw_checksum && payload_is_data
                                 ? raw_checksum
                                 : Checksum64(encoded->payload.data(), encoded->payload.size());
   auto offset = segments_->Append(header, reinterpret_cast<const uint8_t*>(encoded->payload.data()),

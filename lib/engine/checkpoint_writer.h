@@ -26,6 +26,7 @@
 #include "ckpt/status.h"
 #include "ckpt/store.h"
 #include "engine/chunk_codec.h"
+#include "engine/chunk_hash.h"
 #include "engine/manifest.h"
 #include "store/catalog.h"
 #include "store/segment_writer.h"
@@ -44,8 +45,11 @@ class CheckpointWriter {
                std::string user_state = {});
 
   // Chunk `index` of region `region`; chunks may come in any order. The bytes
-  // are consumed before the call returns.
-  Status AddChunk(size_t region, size_t index, const uint8_t* data, size_t size);
+  // are consumed before the call returns. `digest`, when given, must be the
+  // ChunkDigest of exactly these bytes (taken as they were staged); the
+  // writer then does not hash them again.
+  Status AddChunk(size_t region, size_t index, const uint8_t* data, size_t size,
+                  const ChunkDigest* digest = nullptr);
 
   // Chunk `index` of region `region` is known to hold the bytes of a stored
   // chunk with content hash `hash` (the client hashed it in place and found

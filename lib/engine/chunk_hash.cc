@@ -3,13 +3,16 @@
 #define XXH_INLINE_ALL  // 2.4x faster than calling the shared library (PLATFORM.md)
 #include <xxhash.h>
 
+#include "engine/chunk_hash_sweep.h"
+
 namespace ckpt {
 
 #ifdef CKPT_HASH_AVX2
 namespace internal {  // chunk_hash_avx2.cc
 void Xxh3_128Avx2(const void* data, size_t size, uint8_t out[16]);
 uint64_t Xxh3_64Avx2(const void* data, size_t size);
-void Xxh3_128And64Avx2(const void* data, size_t size, size_t block, uint8_t out128[16], uint64_t* out64);
+void Xxh3_128And64Avx2(const void* src, void* copy_to, size_t size, size_t block, uint8_t out128[16],
+                       uint64_t* out64);
 }  // namespace internal
 
 namespace {
@@ -44,24 +47,22 @@ uint64_t Checksum64(const void* data, size_t size) {
   return XXH3_64bits(data, size);
 }
 
-void HashAndChecksum(const void* data, size_t size, ChunkHash* hash, uint64_t* checksum) {
+namespace {
+void Sweep(const void* src, void* copy_to, size_t size, ChunkHash* hash, uint64_t* checksum) {
 #ifdef CKPT_HASH_AVX2
-  if (kHaveAvx2) return internal::Xxh3_128And64Avx2(data, size, kSweepBlock, hash->bytes.data(), checksum);
+  if (kHaveAvx2)
+    return internal::Xxh3_128And64Avx2(src, copy_to, size, kSweepBlock, hash->bytes.data(), checksum);
 #endif
-  constexpr size_t kBlock = kSweepBlock;
-  XXH3_state_t h128, h64;
-  XXH3_128bits_reset(&h128);
-  XXH3_64bits_reset(&h64);
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t off = 0; off < size; off += kBlock) {
-    const size_t n = size - off < kBlock ? size - off : kBlock;
-    XXH3_128bits_update(&h128, p + off, n);
-    XXH3_64bits_update(&h64, p + off, n);
-  }
-  XXH128_canonical_t canonical;
-  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(&h128));
-  __builtin_memcpy(hash->bytes.data(), canonical.digest, hash->bytes.size());
-  *checksum = XXH3_64bits_digest(&h64);
+  SweepXxh3_128And64(src, copy_to, size, kSweepBlock, hash->bytes.data(), checksum);
+}
+}  // namespace
+
+void HashAndChecksum(const void* data, size_t size, ChunkHash* hash, uint64_t* checksum) {
+  Sweep(data, nullptr, size, hash, checksum);
+}
+
+void CopyAndDigest(void* dst, const void* src, size_t size, ChunkDigest* digest) {
+  Sweep(src, dst, size, &digest->hash, &digest->checksum);
 }
 
 std::string ChunkHash::Hex() const {

@@ -31,6 +31,19 @@ uint64_t Checksum64(const void* data, size_t size);
 // second reads each block from cache. Equal to calling the two.
 void HashAndChecksum(const void* data, size_t size, ChunkHash* hash, uint64_t* checksum);
 
+// A chunk's content hash and the checksum of its raw bytes, taken as it was
+// staged (CopyAndDigest), so that the writer need not read the bytes again
+// for them when it stores the chunk.
+struct ChunkDigest {
+  ChunkHash hash;
+  uint64_t checksum = 0;  // Checksum64 of the raw bytes (a raw payload's checksum)
+};
+
+// memcpy(dst, src, size) and the ChunkDigest of the copy, in one sweep:
+// 64 KiB blocks, each hashed right after it was copied, from cache. The
+// digest is of the bytes at dst, whatever src holds afterwards.
+void CopyAndDigest(void* dst, const void* src, size_t size, ChunkDigest* digest);
+
 struct ChunkHashHasher {
   size_t operator()(const ChunkHash& h) const {
     size_t v;
