@@ -89,6 +89,25 @@ TEST(IoBenchRun, CompressedRunMeasuresItsUncompressedBaseline) {
   EXPECT_TRUE(j["restore_verified"].get<bool>());
 }
 
+TEST(IoBenchRun, PairsGiveTheMedianRatio) {
+  ScratchDir dir;
+  auto j = RunJson(dir, "--bytes 8M --chunk 256K --compression auto --pairs 3");
+  ASSERT_TRUE(j.contains("pairs"));
+  ASSERT_EQ(j["pairs"].size(), 3u);
+  // Pair 1 is the run's own baseline and full checkpoint.
+  EXPECT_DOUBLE_EQ(j["pairs"][0]["off_durable_s"].get<double>(), j["off_durable_s"].get<double>());
+  EXPECT_DOUBLE_EQ(j["pairs"][0]["durable_s"].get<double>(), j["durable_s"].get<double>());
+  std::vector<double> ratios;
+  for (const auto& p : j["pairs"]) {
+    EXPECT_GT(p["off_durable_s"].get<double>(), 0);
+    EXPECT_GT(p["durable_s"].get<double>(), 0);
+    EXPECT_DOUBLE_EQ(p["durable_vs_off"].get<double>(), p["durable_s"].get<double>() / p["off_durable_s"].get<double>());
+    ratios.push_back(p["durable_vs_off"].get<double>());
+  }
+  std::sort(ratios.begin(), ratios.end());
+  EXPECT_DOUBLE_EQ(j["ratios"]["durable_vs_off"].get<double>(), ratios[1]);
+}
+
 TEST(IoBenchRun, IncrementalWritesOnlyTheChangedChunks) {
   ScratchDir dir;
   auto j = RunJson(dir, "--bytes 16M --chunk 256K --compression off --change-fraction 0.25");
@@ -150,6 +169,8 @@ TEST(IoBenchRun, BadFlagsAreUsageErrors) {
       {"--change-fraction 1.5", "--change-fraction must be between 0 and 1"},
       {"--cache-drop sometimes", "--cache-drop must be all, files or none"},
       {"--chunk 1000", "--chunk must be a multiple of 4K"},
+      {"--pairs 0", "--pairs must be between 1 and 100"},
+      {"--pairs 101", "--pairs must be between 1 and 100"},
       {"--frobnicate", "unrecognised option"},
       {"stray", "unexpected argument"},
   };
