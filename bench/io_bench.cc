@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_cli.h"
+#include "bench_stats.h"
 #include "ckpt/client.h"
 #include "engine/chunk_codec.h"
 #include "io_data.h"
@@ -231,12 +232,6 @@ std::vector<std::pair<double, double>> MorePairs(const Spec& spec, const BenchDa
     pairs.emplace_back(off, mode);
   }
   return pairs;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 Json Run(const Spec& spec) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench_cli.h"
+#include "bench_stats.h"
 #include "ckpt/build_info.h"
 #include "ckpt/client.h"
 
@@ -30,13 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // "1073741824", "1G", "1GiB", "256M", "64k": bytes (K/M/G/T are powers of 1024).
 uint64_t ParseBytes(const std::string& text) {
