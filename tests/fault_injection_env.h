@@ -53,6 +53,15 @@ class FaultInjectionEnv final : public Env {
     crash_hook_ = std::move(hook);
   }
 
+  // Runs `hook` right before the nth (1-based, counted from now) operation
+  // of kind `op`.
+  void SetCrashBefore(Op op, uint64_t n, std::function<void()> hook) {
+    std::lock_guard<std::mutex> lock(mu_);
+    crash_op_ = op;
+    crash_op_at_ = counts_[op] + n;
+    crash_op_hook_ = std::move(hook);
+  }
+
   // Drops unsynced data now; every later operation fails with EIO.
   void PowerLoss() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -102,6 +111,7 @@ class FaultInjectionEnv final : public Env {
       ++total_;
       const uint64_t n = ++counts_[op];
       if (crash_at_ != 0 && total_ == crash_at_) hook = crash_hook_;
+      if (crash_op_at_ != 0 && op == crash_op_ && n == crash_op_at_) hook = crash_op_hook_;
       if (fail_at_ != 0 && op == fail_op_ && n == fail_at_) {
         fail_at_ = 0;
         return fail_errno_;
@@ -134,6 +144,9 @@ class FaultInjectionEnv final : public Env {
   bool short_writes_ = false;
   uint64_t crash_at_ = 0;
   std::function<void()> crash_hook_;
+  Op crash_op_ = Op::kSync;
+  uint64_t crash_op_at_ = 0;
+  std::function<void()> crash_op_hook_;
   bool dead_ = false;
   std::map<std::string, Tracked> files_;
 };
@@ -143,18 +156,28 @@ class FaultySegmentFile final : public WritableSegmentFile {
   FaultySegmentFile(FaultInjectionEnv* env, std::unique_ptr<WritableSegmentFile> base, std::string path)
       : env_(env), base_(std::move(base)), path_(std::move(path)) {}
 
-  Status SubmitWrite(const uint8_t* buffer, size_t size, uint64_t offset, uint64_t tag) override {
+  Status SubmitWrite(std::span<const Slice> slices, uint64_t offset, uint64_t tag) override {
     if (int err = env_->Begin(FaultInjectionEnv::Op::kWrite)) {
       injected_.push_back({tag, -static_cast<int64_t>(err)});  // completes with the error
       return Status::OK();
     }
+    size_t size = 0;
+    for (const Slice& s : slices) size += s.size;
     size_t n = size;
     {
       std::lock_guard<std::mutex> lock(env_->mu_);
       if (env_->short_writes_ && size > 4096) n = std::max<size_t>(4096, size / 2 / 4096 * 4096);
     }
+    // A short write: only the first n bytes of the slices reach the file.
+    Slice shortened[kMaxSlices];
+    size_t count = 0;
+    for (const Slice& s : slices) {
+      if (n == 0) break;
+      shortened[count++] = {s.data, std::min(s.size, n)};
+      n -= shortened[count - 1].size;
+    }
     starts_[tag] = offset;
-    return base_->SubmitWrite(buffer, n, offset, tag);
+    return base_->SubmitWrite(std::span<const Slice>(shortened, count), offset, tag);
   }
 
   Result<Completion> WaitCompletion() override {

@@ -42,8 +42,8 @@ class PacedDiskFile final : public WritableSegmentFile {
   PacedDiskFile(const PacedDiskEnv* env, std::unique_ptr<WritableSegmentFile> base)
       : env_(env), base_(std::move(base)) {}
 
-  Status SubmitWrite(const uint8_t* buffer, size_t size, uint64_t offset, uint64_t tag) override {
-    Status s = base_->SubmitWrite(buffer, size, offset, tag);
+  Status SubmitWrite(std::span<const Slice> slices, uint64_t offset, uint64_t tag) override {
+    Status s = base_->SubmitWrite(slices, offset, tag);
     if (s.ok()) ++queued_;
     return s;
   }

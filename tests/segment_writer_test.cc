@@ -14,60 +14,19 @@
 #include <string>
 #include <vector>
 
+#include "segment_test_util.h"
 #include "test_util.h"
 
 namespace ckpt {
 namespace {
 
+using ckpt::testing::ExpectRecordAt;
 using ckpt::testing::RandomBytes;
+using ckpt::testing::RawHeaderFor;
+using ckpt::testing::ReadWholeFile;
 using ckpt::testing::ScratchDir;
 
 constexpr long kTmpfsMagic = 0x01021994;
-
-std::vector<uint8_t> ReadFile(const std::string& path) {
-  std::vector<uint8_t> out;
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return out;
-  struct stat st;
-  if (::fstat(fd, &st) == 0) {
-    out.resize(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
-    out.resize(done);
-  }
-  ::close(fd);
-  return out;
-}
-
-RecordHeader HeaderFor(const std::vector<uint8_t>& payload) {
-  RecordHeader h;
-  h.codec = Codec::kRaw;
-  h.raw_len = static_cast<uint32_t>(payload.size());
-  h.stored_len = static_cast<uint32_t>(payload.size());
-  h.hash = HashChunk(payload.data(), payload.size());
-  h.payload_checksum = Checksum64(payload.data(), payload.size());
-  return h;
-}
-
-// Checks that `file` holds, at `offset`, a record whose header decodes to
-// `payload`'s header and whose payload bytes equal `payload`.
-void ExpectRecordAt(const std::vector<uint8_t>& file, uint64_t offset,
-                    const std::vector<uint8_t>& payload) {
-  ASSERT_LE(offset + kRecordHeaderSize + payload.size(), file.size()) << "offset " << offset;
-  RecordHeader h;
-  Status s = DecodeRecordHeader(file.data() + offset, &h);
-  ASSERT_TRUE(s.ok()) << "offset " << offset << ": " << s.ToString();
-  EXPECT_EQ(h.stored_len, payload.size());
-  EXPECT_EQ(h.raw_len, payload.size());
-  EXPECT_EQ(h.hash, HashChunk(payload.data(), payload.size()));
-  EXPECT_EQ(h.payload_checksum, Checksum64(payload.data(), payload.size()));
-  EXPECT_EQ(0, std::memcmp(file.data() + offset + kRecordHeaderSize, payload.data(), payload.size()))
-      << "payload at offset " << offset;
-}
 
 // Appends records of the given sizes, finishes, and checks every record and
 // the padding. Returns the writer's direct_io() for the file.
@@ -82,7 +41,7 @@ void WriteAndCheck(const std::string& path, const SegmentWriterOptions& options,
   uint64_t expected_offset = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     payloads.push_back(RandomBytes(sizes[i], 100 + i));
-    auto off = (*w)->Append(HeaderFor(payloads.back()), payloads.back().data(), sizes[i]);
+    auto off = (*w)->Append(RawHeaderFor(payloads.back()), payloads.back().data(), sizes[i]);
     ASSERT_TRUE(off.ok()) << off.status().ToString();
     EXPECT_EQ(*off, expected_offset);  // packed back to back
     offsets.push_back(*off);
@@ -95,7 +54,7 @@ void WriteAndCheck(const std::string& path, const SegmentWriterOptions& options,
   EXPECT_GE(*final_size, expected_offset);
   EXPECT_LT(*final_size, expected_offset + 4096);
 
-  const auto file = ReadFile(path);
+  const auto file = ReadWholeFile(path);
   ASSERT_EQ(file.size(), *final_size);
   for (size_t i = 0; i < payloads.size(); ++i) ExpectRecordAt(file, offsets[i], payloads[i]);
   for (size_t i = expected_offset; i < file.size(); ++i)
@@ -109,6 +68,33 @@ TEST(SegmentWriter, RecordsAreFoundAtTheReturnedOffsets) {
   o.queue_depth = 2;
   bool direct = false;
   WriteAndCheck(dir.Sub("a.seg"), o, {1000, 4096, 17, 20000, 65536, 3, 50000, 1}, &direct);
+}
+
+TEST(SegmentWriter, FlushHandsWholeBlocksToTheDiskAndKeepsTheRest) {
+  ScratchDir dir;
+  SegmentWriterOptions o;
+  o.buffer_bytes = 64 << 10;
+  o.queue_depth = 2;
+  auto w = SegmentWriter::Create(o);
+  ASSERT_TRUE(w.ok());
+  const std::string path = dir.Sub("a.seg");
+  ASSERT_TRUE((*w)->Start(path).ok());
+  const auto first = RandomBytes(10000, 1);
+  ASSERT_TRUE((*w)->Append(RawHeaderFor(first), first.data(), first.size()).ok());
+  EXPECT_EQ((*w)->bytes_submitted(), 0u);
+  ASSERT_TRUE((*w)->Flush().ok());
+  EXPECT_EQ((*w)->bytes_submitted(), 8192u) << "the two whole 4 KiB blocks";
+  EXPECT_EQ((*w)->size(), kRecordHeaderSize + first.size()) << "flushing adds no padding";
+  ASSERT_TRUE((*w)->Flush().ok());
+  EXPECT_EQ((*w)->bytes_submitted(), 8192u) << "nothing whole left to flush";
+  const auto second = RandomBytes(3000, 2);
+  auto off = (*w)->Append(RawHeaderFor(second), second.data(), second.size());
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(*off, kRecordHeaderSize + first.size());
+  ASSERT_TRUE((*w)->Finish().ok());
+  const auto file = ReadWholeFile(path);
+  ExpectRecordAt(file, 0, first);
+  ExpectRecordAt(file, *off, second);
 }
 
 TEST(SegmentWriter, RecordLargerThanOneBufferSpansBuffers) {
@@ -137,7 +123,7 @@ TEST(SegmentWriter, FileSizeIsAMultipleOf4096EvenForOneTinyRecord) {
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Start(dir.Sub("t.seg")).ok());
   const auto p = RandomBytes(5, 1);
-  ASSERT_TRUE((*w)->Append(HeaderFor(p), p.data(), p.size()).ok());
+  ASSERT_TRUE((*w)->Append(RawHeaderFor(p), p.data(), p.size()).ok());
   auto size = (*w)->Finish();
   ASSERT_TRUE(size.ok());
   EXPECT_EQ(*size, 4096u);
@@ -213,7 +199,7 @@ TEST(SegmentWriter, AbortRemovesTheFile) {
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Start(path).ok());
   const auto p = RandomBytes(200000, 2);  // some buffers already written
-  ASSERT_TRUE((*w)->Append(HeaderFor(p), p.data(), p.size()).ok());
+  ASSERT_TRUE((*w)->Append(RawHeaderFor(p), p.data(), p.size()).ok());
   ASSERT_TRUE(std::filesystem::exists(path));
   (*w)->Abort();
   EXPECT_FALSE(std::filesystem::exists(path));
@@ -227,20 +213,20 @@ TEST(SegmentWriter, WriterIsReusableAfterFinishAndAbort) {
   ASSERT_TRUE(w.ok());
   const auto p1 = RandomBytes(100000, 3);
   ASSERT_TRUE((*w)->Start(dir.Sub("1.seg")).ok());
-  ASSERT_TRUE((*w)->Append(HeaderFor(p1), p1.data(), p1.size()).ok());
+  ASSERT_TRUE((*w)->Append(RawHeaderFor(p1), p1.data(), p1.size()).ok());
   (*w)->Abort();
   ASSERT_TRUE((*w)->Start(dir.Sub("2.seg")).ok());
-  ASSERT_TRUE((*w)->Append(HeaderFor(p1), p1.data(), p1.size()).ok());
+  ASSERT_TRUE((*w)->Append(RawHeaderFor(p1), p1.data(), p1.size()).ok());
   ASSERT_TRUE((*w)->Finish().ok());
   const auto p2 = RandomBytes(3000, 4);
   ASSERT_TRUE((*w)->Start(dir.Sub("3.seg")).ok());
-  auto off = (*w)->Append(HeaderFor(p2), p2.data(), p2.size());
+  auto off = (*w)->Append(RawHeaderFor(p2), p2.data(), p2.size());
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(*off, 0u);  // a fresh file starts at offset 0
   ASSERT_TRUE((*w)->Finish().ok());
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("1.seg")));
-  ExpectRecordAt(ReadFile(dir.Sub("2.seg")), 0, p1);
-  ExpectRecordAt(ReadFile(dir.Sub("3.seg")), 0, p2);
+  ExpectRecordAt(ReadWholeFile(dir.Sub("2.seg")), 0, p1);
+  ExpectRecordAt(ReadWholeFile(dir.Sub("3.seg")), 0, p2);
 }
 
 TEST(SegmentWriter, StartOnAnExistingPathFailsAndLeavesItAlone) {
@@ -256,7 +242,7 @@ TEST(SegmentWriter, StartOnAnExistingPathFailsAndLeavesItAlone) {
   ASSERT_TRUE(w.ok());
   Status s = (*w)->Start(path);
   EXPECT_FALSE(s.ok());
-  const auto bytes = ReadFile(path);
+  const auto bytes = ReadWholeFile(path);
   EXPECT_EQ(std::string(bytes.begin(), bytes.end()), "keep");
   // A failed Start leaves the writer usable.
   EXPECT_TRUE((*w)->Start(dir.Sub("other.seg")).ok());
@@ -267,7 +253,7 @@ TEST(SegmentWriter, AppendWithoutStartIsRefused) {
   auto w = SegmentWriter::Create({});
   ASSERT_TRUE(w.ok());
   const auto p = RandomBytes(10, 5);
-  EXPECT_EQ((*w)->Append(HeaderFor(p), p.data(), p.size()).status().code(),
+  EXPECT_EQ((*w)->Append(RawHeaderFor(p), p.data(), p.size()).status().code(),
             Status::Code::kFailedPrecondition);
   EXPECT_EQ((*w)->Finish().status().code(), Status::Code::kFailedPrecondition);
 }

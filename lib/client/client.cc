@@ -383,12 +383,16 @@ class Client::Impl {
         }
         case WorkItem::kChunk:
           if (status.ok()) {
+            // The slot is lent to the writer, which may write it to disk from
+            // there; it comes back to the pool when the writer is done with it.
             const std::optional<ChunkDigest>& digest = slot_digests_[item->slot];
-            status = writer_->AddChunk(item->region, item->index, pool_->data(item->slot), item->size,
-                                       digest ? &*digest : nullptr);
+            const int slot = item->slot;
+            status = writer_->AddChunk(item->region, item->index, pool_->data(slot), item->size,
+                                       digest ? &*digest : nullptr, [this, slot] { pool_->Release(slot); });
             if (!status.ok()) writer_->Abort();
+          } else {
+            pool_->Release(item->slot);
           }
-          pool_->Release(item->slot);
           break;
         case WorkItem::kUnchanged:
           if (status.ok()) {
@@ -626,7 +630,11 @@ Result<std::unique_ptr<Client>> Client::Open(const Options& options) {
       2, (options.staging_bytes + options.chunk_bytes - 1) / options.chunk_bytes);
   auto pool = StagingPool::Create(options.chunk_bytes, slots);
   if (!pool.ok()) return pool.status();
-  auto writer = CheckpointWriter::Create(*store, options);
+  // Slots lent to the writer for raw writes from staging: never all of them,
+  // so that the copier can always get one and the writer never waits for a
+  // chunk that cannot be copied.
+  const unsigned lendable = static_cast<unsigned>(std::min<size_t>(8, slots - 1));
+  auto writer = CheckpointWriter::Create(*store, options, lendable);
   if (!writer.ok()) return writer.status();
   std::shared_ptr<Store> opened = std::move(store).value();
   auto interval = IntervalController::Open(options, opened, opened->rep()->env());

@@ -5,17 +5,15 @@
 #include <cerrno>
 
 #include "util/file_util.h"
+#include "util/io_memory.h"
 
 namespace ckpt {
 
 Result<std::unique_ptr<StagingPool>> StagingPool::Create(size_t slot_bytes, size_t slots) {
   if (slot_bytes == 0 || slots == 0) return Status::InvalidArgument("empty staging pool");
-  void* p = ::mmap(nullptr, slot_bytes * slots, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (p == MAP_FAILED)
-    return ErrnoStatus("allocate " + std::to_string(slot_bytes * slots) + " bytes of staging memory",
-                       errno);
-  return std::unique_ptr<StagingPool>(new StagingPool(static_cast<uint8_t*>(p), slot_bytes, slots));
+  auto p = MapIoMemory(slot_bytes * slots, "staging memory");
+  if (!p.ok()) return p.status();
+  return std::unique_ptr<StagingPool>(new StagingPool(*p, slot_bytes, slots));
 }
 
 Result<std::unique_ptr<StagingPool>> StagingPool::MapShared(int fd, size_t slot_bytes, size_t slots) {

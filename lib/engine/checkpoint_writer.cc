@@ -1,25 +1,40 @@
 #include "engine/checkpoint_writer.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <utility>
 
 #include "store/store_rep.h"
+#include "util/io_memory.h"
 
 namespace ckpt {
 
 Result<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Create(std::shared_ptr<Store> store,
-                                                                   const Options& options) {
+                                                                   const Options& options,
+                                                                   unsigned max_borrowed) {
   SegmentWriterOptions so;
   so.use_direct_io = store->rep()->options().use_direct_io;
   so.env = store->rep()->env();
   // 8 x 4 MiB writes in flight: the disk here needs a deep queue to reach
   // its sequential speed (docs/performance.md).
   so.queue_depth = 8;
+  so.max_borrowed = max_borrowed;
   auto segments = SegmentWriter::Create(so);
   if (!segments.ok()) return segments.status();
-  return std::unique_ptr<CheckpointWriter>(
+  std::unique_ptr<CheckpointWriter> writer(
       new CheckpointWriter(std::move(store), options, std::move(segments).value()));
+  if (options.compression != Compression::kOff && max_borrowed > 0) {
+    writer->output_bytes_ = (ChunkEncoder::MaxPayloadBytes(options.chunk_bytes) + 4095) / 4096 * 4096;
+    for (int i = 0; i < kOutputBuffers; ++i) {
+      auto b = MapIoMemory(writer->output_bytes_, "compressed chunk buffer");
+      if (!b.ok()) return b.status();
+      writer->outputs_.push_back(*b);
+      writer->free_outputs_.push_back(i);
+    }
+  }
+  return writer;
 }
 
 CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& options,
@@ -28,24 +43,48 @@ CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& 
       options_(options),
       segments_(std::move(segments)),
       encoder_(options.compression, options.zstd_level, options.auto_compression_mbps),
-      paced_by_disk_(options.compression == Compression::kAuto && options.auto_compression_mbps == 0) {
+      paced_by_disk_(options.compression == Compression::kAuto && options.auto_compression_mbps == 0),
+      backlog_needed_(2 * uint64_t{options.chunk_bytes}) {
   encoder_.Prepare(options.chunk_bytes);
 }
 
 bool CheckpointWriter::DiskCanWait() {
-  // The first buffer: the disk has nothing to do yet whatever we choose, and
-  // for a small checkpoint it is all there is.
-  if (!segment_open_ || segments_->bytes_submitted() == 0) return true;
-  // Compressing a chunk takes about as long as the disk takes to write one
-  // or two (one core of zstd on planes, 1.1-1.8 GB/s, against 1-3 GB/s), so
-  // the disk must have two chunks queued, and at least one whole write.
-  const uint64_t enough = std::min<uint64_t>(
-      segments_->in_flight_capacity(),
-      std::max<uint64_t>(segments_->buffer_bytes(), 2 * uint64_t{options_.chunk_bytes}));
-  return segments_->BytesInFlight() >= enough;
+  // A checkpoint of at most one write buffer takes the time of its commit's
+  // syncs, whatever its bytes: compressing it costs a few milliseconds at
+  // most and saves space on every such checkpoint.
+  if (manifest_.logical_bytes <= segments_->buffer_bytes()) return true;
+  // Nothing queued yet: the disk would wait for the compressor. A raw chunk
+  // costs the writer next to nothing (written from staging) and starts it.
+  if (!segment_open_) return false;
+  backlog_at_decision_ = segments_->BytesInFlight();
+  return backlog_at_decision_ >= backlog_needed_;
 }
 
-CheckpointWriter::~CheckpointWriter() { Abort(); }
+void CheckpointWriter::LearnBacklogNeeded() {
+  // What the disk wrote while this chunk was compressed, doubled: the
+  // backlog the next compression needs so that the disk never runs dry.
+  // When it did run dry, all that is known is that the backlog was too
+  // small. Smoothed, so that one slow chunk (the writer preempted) does not
+  // turn compression off for good; never below one chunk.
+  const uint64_t now = segments_->BytesInFlight();
+  const uint64_t drained = backlog_at_decision_ - std::min(backlog_at_decision_, now);
+  const uint64_t sample = now == 0 ? 2 * backlog_at_decision_ : 2 * drained;
+  backlog_needed_ = std::max<uint64_t>(options_.chunk_bytes, (backlog_needed_ + sample) / 2);
+}
+
+int CheckpointWriter::TakeOutputBuffer() {
+  // Collect finished writes: their buffers come back.
+  if (free_outputs_.empty() && segment_open_) (void)segments_->BytesInFlight();
+  if (free_outputs_.empty()) return -1;
+  const int out = free_outputs_.back();
+  free_outputs_.pop_back();
+  return out;
+}
+
+CheckpointWriter::~CheckpointWriter() {
+  Abort();  // every write is over: no output buffer is read any more
+  for (uint8_t* b : outputs_) ::munmap(b, output_bytes_);
+}
 
 Status CheckpointWriter::Begin(const std::string& job, uint64_t step,
                                std::vector<RegionLayout> regions, std::string user_state) {
@@ -76,6 +115,18 @@ Status CheckpointWriter::Begin(const std::string& job, uint64_t step,
 
 Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* data, size_t size,
                                   const ChunkDigest* digest) {
+  return AddChunkImpl(region, index, data, size, digest, nullptr);
+}
+
+Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* data, size_t size,
+                                  const ChunkDigest* digest, std::function<void()> release) {
+  Status s = AddChunkImpl(region, index, data, size, digest, &release);
+  if (release) release();  // not taken over by the segment writer
+  return s;
+}
+
+Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t* data, size_t size,
+                                      const ChunkDigest* digest, std::function<void()>* release) {
   if (!active_) return Status::FailedPrecondition("no checkpoint begun");
   if (region >= manifest_.regions.size() || index >= manifest_.regions[region].chunks.size())
     return Status::InvalidArgument("chunk outside the checkpoint's regions");
@@ -108,10 +159,17 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
     CKPT_RETURN_IF_ERROR(segments_->Start(store_->rep()->SegmentPath(segment_id_)));
     segment_open_ = true;
   }
-  Result<EncodedChunk> encoded = raw_only ? Result<EncodedChunk>(EncodedChunk{
-                                               Codec::kRaw, 0, {reinterpret_cast<const char*>(data), size}})
-                                         : encoder_.Encode(data, size, ElementSize(r.type));
+  // A compressed payload is built in a free output buffer, from which the
+  // disk then writes it; with none free, in the encoder's own (copied).
+  const int out = raw_only ? -1 : TakeOutputBuffer();
+  Result<EncodedChunk> encoded =
+      raw_only ? Result<EncodedChunk>(EncodedChunk{Codec::kRaw, 0, {reinterpret_cast<const char*>(data), size}})
+               : encoder_.Encode(data, size, ElementSize(r.type), out < 0 ? nullptr : outputs_[out]);
+  const bool payload_in_output =
+      encoded.ok() && out >= 0 && reinterpret_cast<const uint8_t*>(encoded->payload.data()) == outputs_[out];
+  if (out >= 0 && !payload_in_output) free_outputs_.push_back(out);
   if (!encoded.ok()) return encoded.status();
+  if (paced_by_disk_ && !raw_only) LearnBacklogNeeded();
   RecordHeader header;
   header.codec = encoded->codec;
   header.plane_width = encoded->plane_width;
@@ -124,9 +182,19 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   header.payload_checksum = have_raw_checksum && payload_is_data
                                 ? raw_checksum
                                 : Checksum64(encoded->payload.data(), encoded->payload.size());
-  auto offset = segments_->Append(header, reinterpret_cast<const uint8_t*>(encoded->payload.data()),
-                                  encoded->payload.size());
+  // A raw chunk whose memory the caller lends goes to disk from there; a
+  // payload in an output buffer likewise.
+  const auto* payload = reinterpret_cast<const uint8_t*>(encoded->payload.data());
+  Result<uint64_t> offset =
+      release != nullptr && *release && payload_is_data
+          ? segments_->AppendBorrowed(header, data, size, std::exchange(*release, nullptr))
+      : payload_in_output
+          ? segments_->AppendBorrowed(header, payload, encoded->payload.size(),
+                                      [this, out] { free_outputs_.push_back(out); })
+          : segments_->Append(header, payload, encoded->payload.size());
   if (!offset.ok()) return offset.status();
+  // Compressing the next chunk may take a while: let the disk have this one.
+  if (paced_by_disk_ && !raw_only) CKPT_RETURN_IF_ERROR(segments_->Flush());
   ChunkLocation loc;
   loc.segment_id = segment_id_;
   loc.offset = *offset;

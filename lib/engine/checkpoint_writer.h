@@ -3,9 +3,10 @@
 // holds it (unchanged since the parent, or equal to another chunk); otherwise
 // filter + compress it and append it to this checkpoint's segment file. With
 // kAuto and no target speed, a chunk is compressed only while the disk has
-// enough writes queued to stay busy meanwhile, and stored raw otherwise: the
-// disk never waits for the compressor, so kAuto is never slower than kOff by
-// more than the first buffer's compression. Commit
+// enough writes queued to stay busy meanwhile (twice what it wrote during the
+// last compression), and stored raw otherwise, from staging without a copy:
+// the disk does not wait for the compressor, so kAuto is not slower than
+// kOff. Commit
 // syncs the segment, then commits the manifest in one atomic catalog batch.
 //
 // A writer handles one checkpoint at a time (Begin ... Commit or Abort) and is
@@ -14,6 +15,7 @@
 // Thread safety: one thread at a time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -35,8 +37,11 @@ namespace ckpt {
 
 class CheckpointWriter {
  public:
+  // max_borrowed: how many chunks given with a `release` (AddChunk below)
+  // may be written from their caller's memory at once; 0: all are copied.
   static Result<std::unique_ptr<CheckpointWriter>> Create(std::shared_ptr<Store> store,
-                                                          const Options& options);
+                                                          const Options& options,
+                                                          unsigned max_borrowed = 0);
   ~CheckpointWriter();
 
   // user_state: the checkpoint's user-state blob (at most kMaxUserStateBytes,
@@ -50,6 +55,15 @@ class CheckpointWriter {
   // writer then does not hash them again.
   Status AddChunk(size_t region, size_t index, const uint8_t* data, size_t size,
                   const ChunkDigest* digest = nullptr);
+
+  // The same, except that a chunk stored raw may be written to disk straight
+  // from `data` (no copy; SegmentWriter::AppendBorrowed). `release` is called
+  // exactly once, on this thread, when the writer no longer reads `data`:
+  // before this returns when the chunk was referenced, compressed, copied or
+  // refused, otherwise when its write completes or fails (at the latest
+  // within Commit or Abort). The caller leaves the bytes alone until then.
+  Status AddChunk(size_t region, size_t index, const uint8_t* data, size_t size,
+                  const ChunkDigest* digest, std::function<void()> release);
 
   // Chunk `index` of region `region` is known to hold the bytes of a stored
   // chunk with content hash `hash` (the client hashed it in place and found
@@ -72,16 +86,34 @@ class CheckpointWriter {
  private:
   CheckpointWriter(std::shared_ptr<Store> store, const Options& options,
                    std::unique_ptr<SegmentWriter> segments);
+  // `release`: null, or the borrowed chunk's release, taken (left empty)
+  // when the segment writer took the chunk over.
+  Status AddChunkImpl(size_t region, size_t index, const uint8_t* data, size_t size,
+                      const ChunkDigest* digest, std::function<void()>* release);
 
   std::shared_ptr<Store> store_;
   Options options_;
   // kAuto without a target speed (Options::auto_compression_mbps = 0): the
-  // disk sets the pace.
+  // disk sets the pace. A chunk is compressed only while the disk has at
+  // least backlog_needed_ bytes of writes queued...
   bool DiskCanWait();
+  // ...which is learned from each compressed chunk (LearnBacklogNeeded).
+  void LearnBacklogNeeded();
 
   std::unique_ptr<SegmentWriter> segments_;
   ChunkEncoder encoder_;
+  // Buffers compressed payloads are built in and written from, so that the
+  // writer never copies them (only with max_borrowed > 0). A buffer is taken
+  // per compressed chunk and comes back when its write is over.
+  static constexpr int kOutputBuffers = 3;
+  // A free output buffer's index, or -1 when all are being written.
+  int TakeOutputBuffer();
+  std::vector<uint8_t*> outputs_;
+  std::vector<int> free_outputs_;
+  size_t output_bytes_ = 0;
   const bool paced_by_disk_;
+  uint64_t backlog_needed_;          // bytes; kept from one checkpoint to the next
+  uint64_t backlog_at_decision_ = 0;
 
   bool active_ = false;
   std::shared_lock<std::shared_mutex> gc_guard_;  // held from Begin to Commit/Abort

@@ -153,9 +153,7 @@ ChunkEncoder::ChunkEncoder(Compression compression, int zstd_level, uint32_t tar
 
 void ChunkEncoder::Prepare(size_t chunk_bytes) {
   if (compression_ == Compression::kOff || cctx_ == nullptr || chunk_bytes == 0) return;
-  // The largest payload: zstd's bound on the chunk, or the plane table plus
-  // each plane's bound (at most 8 planes) and the tail.
-  const size_t capacity = ZSTD_compressBound(chunk_bytes) + 8 * (kPlaneEntryBytes + 128) + 8;
+  const size_t capacity = MaxPayloadBytes(chunk_bytes);
   if (compressed_.size() < capacity) compressed_.resize(capacity);  // zero-filled: touched
   if (planes_.size() < chunk_bytes) planes_.resize(chunk_bytes);
   // One compression of a chunk's worth of zeros sizes each context's
@@ -170,19 +168,37 @@ ChunkEncoder::~ChunkEncoder() {
   ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(plane_cctx_));
 }
 
+size_t ChunkEncoder::MaxPayloadBytes(size_t size) {
+  // zstd's bound on the chunk, or the plane table plus each plane's bound
+  // (at most 8 planes, each bound within 128 bytes of the chunk's share) and
+  // the tail.
+  return ZSTD_compressBound(size) + 8 * (kPlaneEntryBytes + 128) + 8;
+}
+
+uint8_t* ChunkEncoder::Output(uint8_t* out, size_t capacity) {
+  if (out != nullptr) return out;
+  if (compressed_.size() < capacity) compressed_.resize(capacity);
+  return compressed_.data();
+}
+
 Result<EncodedChunk> ChunkEncoder::Encode(const uint8_t* data, size_t size, size_t element_size) {
+  return Encode(data, size, element_size, nullptr);
+}
+
+Result<EncodedChunk> ChunkEncoder::Encode(const uint8_t* data, size_t size, size_t element_size,
+                                          uint8_t* out) {
   if (compression_ == Compression::kOff || size == 0) return EncodedChunk{Codec::kRaw, 0, View(data, size)};
   if (cctx_ == nullptr || (compression_ == Compression::kAuto && plane_cctx_ == nullptr))
     return Status::IOError("zstd: could not create a compression context");
-  if (compression_ != Compression::kAuto) return EncodeWhole(data, size, element_size);
-  if (target_bytes_per_s_ <= 0) return EncodeAuto(data, size, element_size);
+  if (compression_ != Compression::kAuto) return EncodeWhole(data, size, element_size, out);
+  if (target_bytes_per_s_ <= 0) return EncodeAuto(data, size, element_size, out);
   // Compress only when the time this chunk is expected to take (at the last
   // compressed chunk's speed) still fits the budget of the bytes seen.
   seen_bytes_ += static_cast<double>(size);
   const double expected_s = last_s_per_byte_ * static_cast<double>(size);
   if (busy_s_ + expected_s > seen_bytes_ / target_bytes_per_s_) return EncodedChunk{Codec::kRaw, 0, View(data, size)};
   const auto start = std::chrono::steady_clock::now();
-  auto encoded = EncodeAuto(data, size, element_size);
+  auto encoded = EncodeAuto(data, size, element_size, out);
   const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   busy_s_ += spent;
   last_s_per_byte_ = spent / static_cast<double>(size);
@@ -211,7 +227,8 @@ Result<bool> ChunkEncoder::SamplePays(const uint8_t* sample, size_t size, bool p
   return static_cast<double>(*n) <= kAutoPlaneRatio * static_cast<double>(size);
 }
 
-Result<EncodedChunk> ChunkEncoder::EncodeWhole(const uint8_t* data, size_t size, size_t element_size) {
+Result<EncodedChunk> ChunkEncoder::EncodeWhole(const uint8_t* data, size_t size, size_t element_size,
+                                               uint8_t* out) {
   const size_t width = PlaneWidthFor(element_size, size);
   const uint8_t* src = data;
   if (width != 0) {
@@ -220,14 +237,15 @@ Result<EncodedChunk> ChunkEncoder::EncodeWhole(const uint8_t* data, size_t size,
     src = planes_.data();
   }
   const size_t bound = ZSTD_compressBound(size);
-  if (compressed_.size() < bound) compressed_.resize(bound);
-  auto n = Compress(src, size, compressed_.data(), bound);
+  uint8_t* dst = Output(out, bound);
+  auto n = Compress(src, size, dst, bound);
   if (!n.ok()) return n.status();
   if (!Pays(*n, size)) return EncodedChunk{Codec::kRaw, 0, View(data, size)};
-  return EncodedChunk{Codec::kZstd, static_cast<uint8_t>(width), View(compressed_.data(), *n)};
+  return EncodedChunk{Codec::kZstd, static_cast<uint8_t>(width), View(dst, *n)};
 }
 
-Result<EncodedChunk> ChunkEncoder::EncodeAuto(const uint8_t* data, size_t size, size_t element_size) {
+Result<EncodedChunk> ChunkEncoder::EncodeAuto(const uint8_t* data, size_t size, size_t element_size,
+                                              uint8_t* out_buffer) {
   const EncodedChunk raw{Codec::kRaw, 0, View(data, size)};
   const size_t width = IsPlaneWidth(element_size) && size >= element_size ? element_size : 1;
   const size_t n = size / width;
@@ -253,7 +271,7 @@ Result<EncodedChunk> ChunkEncoder::EncodeAuto(const uint8_t* data, size_t size, 
     paying += *p ? 1 : 0;
   }
   if (paying == 0) return raw;  // nothing pays: not even a copy
-  if (width == 1) return EncodeWhole(data, size, 1);
+  if (width == 1) return EncodeWhole(data, size, 1, out_buffer);
 
   // Payload: plane table, raw planes, compressed planes, tail. One split
   // pass puts the raw planes where they belong and the others in planes_.
@@ -261,9 +279,8 @@ Result<EncodedChunk> ChunkEncoder::EncodeAuto(const uint8_t* data, size_t size, 
   const size_t tail = size % width;
   const size_t raw_end = table + (width - paying) * n;
   const size_t capacity = raw_end + paying * ZSTD_compressBound(n) + tail;
-  if (compressed_.size() < capacity) compressed_.resize(capacity);
+  uint8_t* out = Output(out_buffer, capacity);
   if (planes_.size() < paying * n) planes_.resize(paying * n);
-  uint8_t* out = compressed_.data();
   uint8_t* dst[8];
   for (size_t k = 0, r = 0, c = 0; k < width; ++k)
     dst[k] = pays[k] ? planes_.data() + (c++) * n : out + table + (r++) * n;

@@ -88,6 +88,15 @@ class ChunkEncoder {
   // element_size: bytes per element of the region (1 = no filter).
   Result<EncodedChunk> Encode(const uint8_t* data, size_t size, size_t element_size);
 
+  // The same, but an encoded payload is written to `out` (from its first
+  // byte; at least MaxPayloadBytes(size) bytes) instead of the encoder's own
+  // buffer, so it stays valid while the encoder goes on: the checkpoint
+  // writer lets the disk write it from there.
+  Result<EncodedChunk> Encode(const uint8_t* data, size_t size, size_t element_size, uint8_t* out);
+
+  // The most bytes an encoded payload of a `size`-byte chunk may take.
+  static size_t MaxPayloadBytes(size_t size);
+
   // Allocates and touches, now, the scratch buffers and zstd workspaces that
   // chunks of up to chunk_bytes need, so that the first checkpoint does not
   // pay for faulting them in (fresh memory is slow to touch on these
@@ -95,8 +104,10 @@ class ChunkEncoder {
   void Prepare(size_t chunk_bytes);
 
  private:
-  Result<EncodedChunk> EncodeWhole(const uint8_t* data, size_t size, size_t element_size);
-  Result<EncodedChunk> EncodeAuto(const uint8_t* data, size_t size, size_t element_size);
+  // `out`: where the payload goes (MaxPayloadBytes), or null for compressed_.
+  Result<EncodedChunk> EncodeWhole(const uint8_t* data, size_t size, size_t element_size, uint8_t* out);
+  Result<EncodedChunk> EncodeAuto(const uint8_t* data, size_t size, size_t element_size, uint8_t* out);
+  uint8_t* Output(uint8_t* out, size_t capacity);
   // Compressed size of `size` bytes at level_ into compressed_; error status
   // when zstd fails.
   Result<size_t> Compress(const uint8_t* src, size_t size, uint8_t* dst, size_t capacity);

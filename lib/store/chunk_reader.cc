@@ -1,8 +1,8 @@
 // Store::Rep::ReadChunks: the restore's read pipeline (store_rep.h).
 //
 // One io_uring with up to `depth` O_DIRECT reads in flight. Records are
-// packed back to back, not 4 KiB aligned, so each read covers the aligned
-// range around its record: the bulk into a borrowed buffer (a staging slot,
+// not 4 KiB aligned in general, so each read covers the aligned range around
+// its record: the bulk into a borrowed buffer (a staging slot,
 // a multiple of 4 KiB), the last few KiB into a small aligned tail buffer of
 // its own. The thread that submits also checks and decodes what has arrived,
 // so the CPU work on one chunk overlaps the disk reading the next ones.

@@ -13,8 +13,9 @@
 //   40     8     header checksum: XXH3-64 of bytes 0..39
 //   48     ...   payload
 //
-// Records are packed back to back; a segment's end is padded with zeros to a
-// 4 KiB boundary. All integers are little-endian.
+// Records follow one another; a record may be preceded by zero padding that
+// puts its payload on a 4 KiB boundary (docs/format.md), and a segment's end
+// is padded with zeros to a 4 KiB boundary. All integers are little-endian.
 #pragma once
 
 #include <cstddef>

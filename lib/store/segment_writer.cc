@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "util/file_util.h"
+#include "util/io_memory.h"
 
 namespace ckpt {
 namespace {
@@ -29,10 +30,9 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const SegmentWriter
   // One buffer is always being filled; the others may be in flight.
   const size_t count = options.queue_depth + 1;
   for (size_t i = 0; i < count; ++i) {
-    void* p = ::mmap(nullptr, options.buffer_bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) return ErrnoStatus("allocate segment write buffer", errno);
-    w->buffers_.push_back(static_cast<uint8_t*>(p));
+    auto p = MapIoMemory(options.buffer_bytes, "segment write buffer");
+    if (!p.ok()) return p.status();
+    w->buffers_.push_back(*p);
     w->free_.push_back(i);
   }
   w->inflight_.resize(count);
@@ -72,6 +72,61 @@ Result<uint64_t> SegmentWriter::Append(const RecordHeader& header, const uint8_t
   return offset;
 }
 
+Result<uint64_t> SegmentWriter::AppendBorrowed(const RecordHeader& header, const uint8_t* payload,
+                                               size_t size, std::function<void()> release) {
+  const bool borrow = options_.max_borrowed > 0 && size >= kMinBorrowedBytes &&
+                      reinterpret_cast<uintptr_t>(payload) % kAlign == 0;
+  if (!borrow || file_ == nullptr || !error_.ok()) {
+    auto offset = Append(header, payload, size);
+    release();
+    return offset;
+  }
+  // At most max_borrowed payloads in flight: their owner may need the memory.
+  while (borrowed_in_flight_ >= options_.max_borrowed && error_.ok()) (void)WaitOne();
+  // Padding, then the header ending on a 4 KiB boundary; one write takes the
+  // buffer up to there and the payload's whole blocks from the caller.
+  const uint64_t pos = file_pos_ + fill_;
+  const uint64_t offset = RoundUp(pos + kRecordHeaderSize, kAlign) - kRecordHeaderSize;
+  uint8_t encoded[kRecordHeaderSize];
+  EncodeRecordHeader(header, encoded);
+  Status s = error_;
+  if (s.ok()) s = ZeroFill(offset - pos);
+  if (s.ok()) s = CopyIn(encoded, sizeof encoded);
+  const size_t whole = size / kAlign * kAlign;
+  if (!s.ok()) {
+    release();
+    return s;
+  }
+  CKPT_RETURN_IF_ERROR(SubmitCurrent(fill_, {payload, whole}, std::move(release)));
+  CKPT_RETURN_IF_ERROR(CopyIn(payload + whole, size - whole));
+  return offset;
+}
+
+Status SegmentWriter::Flush() {
+  if (file_ == nullptr) return Status::FailedPrecondition("segment writer has no open file");
+  CKPT_RETURN_IF_ERROR(error_);
+  const size_t whole = fill_ / kAlign * kAlign;
+  if (whole == 0) return Status::OK();
+  const size_t tail = fill_ - whole;
+  const uint8_t* written = buffers_[current_];
+  CKPT_RETURN_IF_ERROR(SubmitCurrent(whole));
+  // The partial block starts the next buffer (the write above does not read it).
+  std::memcpy(buffers_[current_], written + whole, tail);
+  fill_ = tail;
+  return Status::OK();
+}
+
+Status SegmentWriter::ZeroFill(size_t size) {
+  while (size > 0) {
+    const size_t take = std::min(size, options_.buffer_bytes - fill_);
+    std::memset(buffers_[current_] + fill_, 0, take);
+    fill_ += take;
+    size -= take;
+    if (fill_ == options_.buffer_bytes) CKPT_RETURN_IF_ERROR(SubmitCurrent(fill_));
+  }
+  return Status::OK();
+}
+
 Status SegmentWriter::CopyIn(const uint8_t* data, size_t size) {
   while (size > 0) {
     const size_t take = std::min(size, options_.buffer_bytes - fill_);
@@ -84,12 +139,45 @@ Status SegmentWriter::CopyIn(const uint8_t* data, size_t size) {
   return Status::OK();
 }
 
-Status SegmentWriter::SubmitCurrent(size_t bytes) {
-  CKPT_RETURN_IF_ERROR(file_->SubmitWrite(buffers_[current_], bytes, file_pos_, current_));
-  inflight_[current_] = {current_, file_pos_, bytes, 0};
+Status SegmentWriter::SubmitSlices(size_t tag) {
+  // What is left of the write: the slices past its first `done` bytes.
+  InFlight& w = inflight_[tag];
+  WritableSegmentFile::Slice left[WritableSegmentFile::kMaxSlices];
+  size_t count = 0;
+  size_t skip = w.done;
+  for (const auto& slice : w.slices) {
+    if (skip >= slice.size) {
+      skip -= slice.size;
+      continue;
+    }
+    left[count++] = {slice.data + skip, slice.size - skip};
+    skip = 0;
+  }
+  return file_->SubmitWrite(std::span<const WritableSegmentFile::Slice>(left, count), w.offset + w.done, tag);
+}
+
+Status SegmentWriter::SubmitCurrent(size_t bytes, WritableSegmentFile::Slice borrowed,
+                                    std::function<void()> release) {
+  InFlight& w = inflight_[current_];
+  w.slices[0] = {buffers_[current_], bytes};
+  w.slices[1] = borrowed;
+  w.offset = file_pos_;
+  w.bytes = bytes + borrowed.size;
+  w.done = 0;
+  w.release = std::move(release);
+  Status s = SubmitSlices(current_);
+  if (!s.ok()) {
+    std::function<void()> r = std::move(w.release);
+    w.release = nullptr;
+    if (r) r();
+    if (error_.ok()) error_ = s;
+    return s;
+  }
+  w.active = true;
+  if (w.release) ++borrowed_in_flight_;
   ++pending_;
-  in_flight_bytes_ += bytes;
-  file_pos_ += bytes;
+  in_flight_bytes_ += w.bytes;
+  file_pos_ += w.bytes;
   fill_ = 0;
   while (free_.empty()) CKPT_RETURN_IF_ERROR(WaitOne());
   current_ = free_.back();
@@ -97,43 +185,60 @@ Status SegmentWriter::SubmitCurrent(size_t bytes) {
   return error_;
 }
 
+void SegmentWriter::Retire(size_t buffer) {
+  InFlight& w = inflight_[buffer];
+  w.active = false;
+  free_.push_back(buffer);
+  std::function<void()> release = std::move(w.release);
+  w.release = nullptr;
+  if (release) {
+    --borrowed_in_flight_;
+    release();
+  }
+}
+
 Status SegmentWriter::HandleCompletion(const WritableSegmentFile::Completion& c) {
-  const size_t idx = static_cast<size_t>(c.tag);
+  const size_t tag = static_cast<size_t>(c.tag);
+  if (tag >= inflight_.size() || !inflight_[tag].active)
+    return error_ = Status::IOError("write segment " + path_ + ": completion for an unknown write");
   --pending_;
-  InFlight& w = inflight_[idx];
+  InFlight& w = inflight_[tag];
   if (c.result <= 0) {
     in_flight_bytes_ -= w.bytes - w.done;
     if (error_.ok())
       error_ = c.result < 0 ? ErrnoStatus("write segment " + path_, static_cast<int>(-c.result))
                             : Status::IOError("write segment " + path_ + ": no progress");
-    free_.push_back(idx);
+    Retire(tag);
     return error_;
   }
   const size_t done = std::min(static_cast<size_t>(c.result), w.bytes - w.done);
   w.done += done;
   in_flight_bytes_ -= done;
   if (w.done < w.bytes) {  // short write: submit the rest
-    Status s = file_->SubmitWrite(buffers_[idx] + w.done, w.bytes - w.done, w.offset + w.done, idx);
+    Status s = SubmitSlices(tag);
     if (!s.ok()) {
       in_flight_bytes_ -= w.bytes - w.done;
       if (error_.ok()) error_ = s;
-      free_.push_back(idx);
+      Retire(tag);
       return error_;
     }
     ++pending_;
     return Status::OK();
   }
-  free_.push_back(idx);
+  Retire(tag);
   return Status::OK();
 }
 
 Status SegmentWriter::WaitOne() {
   auto c = file_->WaitCompletion();
   if (!c.ok()) {
-    // The ring itself failed: nothing more will complete.
+    // The ring itself failed: nothing more will complete. Borrowed memory
+    // goes back to its owners; the file is garbage either way.
     pending_ = 0;
     in_flight_bytes_ = 0;
     if (error_.ok()) error_ = c.status();
+    for (size_t tag = 0; tag < inflight_.size(); ++tag)
+      if (inflight_[tag].active) Retire(tag);
     return error_;
   }
   return HandleCompletion(*c);

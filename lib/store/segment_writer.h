@@ -4,6 +4,9 @@
 // Records are packed into large aligned buffers; each full buffer is written
 // with one io_uring write at an aligned offset (O_DIRECT where the filesystem
 // allows it, buffered otherwise), with up to `queue_depth` writes in flight.
+// A large payload may instead be written straight from the caller's memory
+// (AppendBorrowed): no copy into the buffers, which on one core is CPU time
+// the compressor can use.
 // Finish() pads the tail to 4 KiB, waits for every write, fdatasyncs the file
 // and fsyncs its directory: after it returns OK the bytes are on stable
 // storage. Nothing is visible to readers until the catalog commits it.
@@ -16,6 +19,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +35,9 @@ struct SegmentWriterOptions {
   unsigned queue_depth = 4;               // buffers (writes in flight at most)
   bool use_direct_io = true;
   Env* env = nullptr;  // nullptr: Env::Default()
+  // Payloads AppendBorrowed may have in flight from the caller's memory at
+  // once; 0: AppendBorrowed copies like Append.
+  unsigned max_borrowed = 0;
 };
 
 class SegmentWriter {
@@ -44,6 +52,29 @@ class SegmentWriter {
 
   // Appends one record; returns the offset of its header in the file.
   Result<uint64_t> Append(const RecordHeader& header, const uint8_t* payload, size_t size);
+
+  // Payloads at least this large, 4 KiB-aligned in memory, are borrowed.
+  static constexpr size_t kMinBorrowedBytes = size_t{256} << 10;
+
+  // Appends one record whose payload is written from `payload` itself
+  // rather than copied: zero padding goes before the record's header so that
+  // the payload starts at a 4 KiB boundary of the file (at most 4 KiB per
+  // record, nothing reads it), the payload's whole 4 KiB blocks are written
+  // from `payload`, and its last partial block is copied. `release` is
+  // called exactly once, on this writer's thread, when the writer no longer
+  // reads `payload`: when its write has completed or failed, or, when the
+  // payload was copied (borrowing off, a payload under kMinBorrowedBytes or
+  // not 4 KiB-aligned), before this returns. Until then the caller must
+  // leave those bytes alone. A borrowed write's completion is collected by
+  // the next Append*, BytesInFlight, Finish or Abort.
+  Result<uint64_t> AppendBorrowed(const RecordHeader& header, const uint8_t* payload, size_t size,
+                                  std::function<void()> release);
+
+  // Hands what is buffered to the disk now rather than when the buffer is
+  // full: the current buffer's whole 4 KiB blocks are written; a last partial
+  // block stays buffered. For a caller about to be busy a while (compressing
+  // a chunk): the disk works meanwhile.
+  Status Flush();
 
   // Bytes appended so far (unpadded).
   uint64_t size() const { return file_pos_ + fill_; }
@@ -71,10 +102,19 @@ class SegmentWriter {
  private:
   explicit SegmentWriter(const SegmentWriterOptions& options);
   Status CopyIn(const uint8_t* data, size_t size);
-  Status SubmitCurrent(size_t bytes);
+  Status ZeroFill(size_t size);
+  // Writes the current buffer's first `bytes` bytes, followed in the same
+  // write by `borrowed` (may be empty) whose `release` is then called when
+  // the write is over, and moves on to a free buffer.
+  Status SubmitCurrent(size_t bytes, WritableSegmentFile::Slice borrowed = {},
+                       std::function<void()> release = nullptr);
+  Status SubmitSlices(size_t tag);
   Status WaitOne();
   Status WaitAll();
   Status HandleCompletion(const WritableSegmentFile::Completion& c);
+  // A buffer's write is over (done or failed): the buffer is free again and
+  // the memory it borrowed goes back to its owner.
+  void Retire(size_t buffer);
 
   SegmentWriterOptions options_;
   Env* env_;
@@ -82,12 +122,15 @@ class SegmentWriter {
   std::vector<uint8_t*> buffers_;
   std::vector<size_t> free_;       // indices of buffers not in flight
   struct InFlight {
-    size_t buffer;
-    uint64_t offset;
-    size_t bytes;
-    size_t done;
+    WritableSegmentFile::Slice slices[WritableSegmentFile::kMaxSlices];  // the buffer, then borrowed bytes
+    uint64_t offset = 0;
+    size_t bytes = 0;
+    size_t done = 0;
+    bool active = false;
+    std::function<void()> release;  // of the borrowed bytes
   };
   std::vector<InFlight> inflight_;  // indexed by buffer
+  unsigned borrowed_in_flight_ = 0;
   unsigned pending_ = 0;
   uint64_t in_flight_bytes_ = 0;  // submitted, not yet completed
   size_t current_ = 0;   // buffer being filled

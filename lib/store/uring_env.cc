@@ -1,10 +1,14 @@
 // The default Env: segment files written through io_uring.
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <string>
+#include <unordered_map>
 
 #include "ckpt/env.h"
 #include "util/file_util.h"
@@ -28,10 +32,22 @@ class UringSegmentFile final : public WritableSegmentFile {
     return Status::OK();
   }
 
-  Status SubmitWrite(const uint8_t* buffer, size_t size, uint64_t offset, uint64_t tag) override {
+  Status SubmitWrite(std::span<const Slice> slices, uint64_t offset, uint64_t tag) override {
+    if (slices.empty() || slices.size() > kMaxSlices)
+      return Status::InvalidArgument("a segment write takes 1 to " + std::to_string(kMaxSlices) + " slices");
     struct io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return Status::IOError("io_uring submission queue of " + path_ + " is full");
-    io_uring_prep_write(sqe, fd_, buffer, static_cast<unsigned>(size), offset);
+    if (slices.size() == 1) {
+      io_uring_prep_write(sqe, fd_, slices[0].data, static_cast<unsigned>(slices[0].size), offset);
+    } else {
+      // The kernel reads the iovecs when the request is issued, which may be
+      // after io_uring_submit returns on kernels without
+      // IORING_FEAT_SUBMIT_STABLE: keep them until the completion.
+      auto& iov = iovecs_[tag];
+      for (size_t i = 0; i < slices.size(); ++i)
+        iov[i] = {const_cast<uint8_t*>(slices[i].data), slices[i].size};
+      io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(slices.size()), offset);
+    }
     io_uring_sqe_set_data64(sqe, tag);
     int rc = io_uring_submit(&ring_);
     if (rc < 0) return ErrnoStatus("io_uring_submit " + path_, -rc);
@@ -47,6 +63,7 @@ class UringSegmentFile final : public WritableSegmentFile {
     if (rc < 0) return ErrnoStatus("io_uring_wait_cqe " + path_, -rc);
     Completion c{io_uring_cqe_get_data64(cqe), cqe->res};
     io_uring_cqe_seen(&ring_, cqe);
+    iovecs_.erase(c.tag);
     return c;
   }
 
@@ -57,6 +74,7 @@ class UringSegmentFile final : public WritableSegmentFile {
     if (rc < 0) return ErrnoStatus("io_uring_peek_cqe " + path_, -rc);
     Completion c{io_uring_cqe_get_data64(cqe), cqe->res};
     io_uring_cqe_seen(&ring_, cqe);
+    iovecs_.erase(c.tag);
     return std::optional<Completion>(c);
   }
 
@@ -82,6 +100,7 @@ class UringSegmentFile final : public WritableSegmentFile {
   std::string path_;
   struct io_uring ring_;
   bool ring_ok_ = false;
+  std::unordered_map<uint64_t, std::array<struct iovec, kMaxSlices>> iovecs_;  // gathered writes in flight
 };
 
 class UringEnv final : public Env {

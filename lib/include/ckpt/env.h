@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "ckpt/status.h"
@@ -27,12 +28,20 @@ class WritableSegmentFile {
  public:
   virtual ~WritableSegmentFile() = default;
 
-  // Queues a write of `size` bytes from `buffer` at file offset `offset`. The
-  // buffer must stay valid and unchanged until the write's completion has
-  // been returned by WaitCompletion. At most the queue depth given at
-  // creation may be in flight.
-  virtual Status SubmitWrite(const uint8_t* buffer, size_t size, uint64_t offset,
-                             uint64_t tag) = 0;
+  // One piece of a write: `size` bytes at `data`.
+  struct Slice {
+    const uint8_t* data = nullptr;
+    size_t size = 0;
+  };
+  static constexpr size_t kMaxSlices = 2;
+
+  // Queues one write of the bytes of `slices` (1 to kMaxSlices of them, one
+  // after the other in the file) at file offset `offset`: a gathered write,
+  // one I/O. The slices' bytes must stay valid and unchanged until the
+  // write's completion has been returned by WaitCompletion or
+  // PollCompletion; the span itself only for the call. At most the queue
+  // depth given at creation may be in flight.
+  virtual Status SubmitWrite(std::span<const Slice> slices, uint64_t offset, uint64_t tag) = 0;
 
   struct Completion {
     uint64_t tag = 0;
