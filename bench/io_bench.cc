@@ -258,10 +258,9 @@ Json Run(const Spec& spec) {
   double cpu0 = CpuSeconds();
   const LimitResult lw = UringWriteLimit(limit_file, spans);
   const double limit_write_cpu = CpuSeconds() - cpu0;
-  (void)DropFileCache(limit_file);
-  Progress(spec, "limit: io_uring O_DIRECT read");
-  const LimitResult lr = UringReadLimit(limit_file);
-  fs::remove(limit_file);
+  // The file stays until the restore: it is read back right after it, so
+  // that both reads meet the same disk (files written a while before, caches
+  // dropped) rather than the reference reading what it wrote a moment ago.
   Progress(spec, "naive: write() + fsync");
   const std::string naive_file = work.Sub("naive.bin");
   const double naive_s = NaiveWriteFsync(naive_file, spans);
@@ -364,6 +363,10 @@ Json Run(const Spec& spec) {
   }
   const uint64_t peak = ProcStatus("VmHWM");
   client.reset();
+  (void)DropFileCache(limit_file);
+  Progress(spec, "limit: io_uring O_DIRECT read");
+  const LimitResult lr = UringReadLimit(limit_file);
+  fs::remove(limit_file);
 
   j["chunks"] = chunks;
   j["stall_s"] = std::max(full.stall_s, inc.stall_s);

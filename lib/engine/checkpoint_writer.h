@@ -3,7 +3,7 @@
 // holds it (unchanged since the parent, or equal to another chunk); otherwise
 // filter + compress it and append it to this checkpoint's segment file. With
 // kAuto and no target speed, a chunk is compressed only while the disk has
-// enough writes queued to stay busy meanwhile (twice what it wrote during the
+// enough writes queued to stay busy meanwhile (1.5 x what it wrote during the
 // last compression), and stored raw otherwise, from staging without a copy:
 // the disk does not wait for the compressor, so kAuto is not slower than
 // kOff. Commit
