@@ -134,24 +134,27 @@ Status Store::Rep::CheckAndDecode(const ChunkHash& hash, const ChunkLocation& lo
       header.stored_len != loc.stored_len || header.codec != loc.codec ||
       header.plane_width != loc.plane_width || header.payload_checksum != loc.payload_checksum)
     return Status::Corruption("record header does not match the chunk index");
-  const bool in_place = payload == out && header.codec == Codec::kRaw && header.plane_width == 0 &&
-                        header.stored_len == header.raw_len;
+  return CheckAndDecodePayload(hash, loc, payload, decoder, out);
+}
+
+Status Store::Rep::CheckAndDecodePayload(const ChunkHash& hash, const ChunkLocation& loc, const uint8_t* payload,
+                                         ChunkDecoder* decoder, uint8_t* out) {
+  const bool in_place = payload == out && loc.codec == Codec::kRaw && loc.plane_width == 0 &&
+                        loc.stored_len == loc.raw_len;
   if (in_place) {
     // The payload is the chunk: checksum and content hash in one sweep.
     ChunkHash content;
     uint64_t checksum = 0;
-    HashAndChecksum(out, header.raw_len, &content, &checksum);
-    if (checksum != header.payload_checksum) return Status::Corruption("payload checksum mismatch");
+    HashAndChecksum(out, loc.raw_len, &content, &checksum);
+    if (checksum != loc.payload_checksum) return Status::Corruption("payload checksum mismatch");
     if (content != hash) return Status::Corruption("content hash mismatch after decoding");
     return Status::OK();
   }
-  if (Checksum64(payload, header.stored_len) != header.payload_checksum)
+  if (Checksum64(payload, loc.stored_len) != loc.payload_checksum)
     return Status::Corruption("payload checksum mismatch");
-  CKPT_RETURN_IF_ERROR(decoder->Decode(header.codec, header.plane_width,
-                                       {reinterpret_cast<const char*>(payload), header.stored_len}, out,
-                                       header.raw_len));
-  if (HashChunk(out, header.raw_len) != hash)
-    return Status::Corruption("content hash mismatch after decoding");
+  CKPT_RETURN_IF_ERROR(decoder->Decode(loc.codec, loc.plane_width,
+                                       {reinterpret_cast<const char*>(payload), loc.stored_len}, out, loc.raw_len));
+  if (HashChunk(out, loc.raw_len) != hash) return Status::Corruption("content hash mismatch after decoding");
   return Status::OK();
 }
 

@@ -108,6 +108,10 @@ class Store::Rep {
   // raw payload already is `out`), content hash.
   static Status CheckAndDecode(const ChunkHash& hash, const ChunkLocation& loc, const uint8_t* header_bytes,
                                const uint8_t* payload, ChunkDecoder* decoder, uint8_t* out);
+  // The same without the header (its fields are the index's): the payload
+  // checksum and the content hash still prove every byte restored.
+  static Status CheckAndDecodePayload(const ChunkHash& hash, const ChunkLocation& loc, const uint8_t* payload,
+                                      ChunkDecoder* decoder, uint8_t* out);
 
   std::string dir_;
   StoreOptions options_;
