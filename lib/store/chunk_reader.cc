@@ -190,41 +190,31 @@ Status Store::Rep::ReadChunks(const std::vector<ChunkRead>& reads, const std::ve
       // Short (the file ends early: damage, reported by the checks) or
       // refused: the plain synchronous read.
       st = ReadChunk(r.hash, r.loc, &decoder, &scratch, r.out);
-    } else if (op.payload_only) {
-      // The payload: [0, stored_len) of bulk ++ tail.
-      uint8_t* bulk = buffers[slot];
-      const size_t in_bulk = std::min<size_t>(r.loc.stored_len, op.iov[0].iov_len);
-      const uint8_t* tail = static_cast<const uint8_t*>(op.iov[1].iov_base);
-      const bool raw = r.loc.codec == Codec::kRaw && r.loc.plane_width == 0 && r.loc.stored_len == r.loc.raw_len;
-      if (raw) {
-        std::memcpy(r.out, bulk, in_bulk);
-        std::memcpy(r.out + in_bulk, tail, r.loc.stored_len - in_bulk);
-        st = CheckAndDecodePayload(r.hash, r.loc, r.out, &decoder, r.out);
-      } else {
-        std::memcpy(bulk + in_bulk, tail, r.loc.stored_len - in_bulk);
-        st = CheckAndDecodePayload(r.hash, r.loc, bulk, &decoder, r.out);
-      }
     } else {
-      // The record's bytes: [skip, skip + total) of bulk ++ tail.
+      // The record's bytes are bulk ++ tail: the header at `skip` and the
+      // payload after it, or the payload alone from 0.
       uint8_t* bulk = buffers[slot];
-      const size_t bulk_len = op.iov[0].iov_len;
       const uint8_t* tail = static_cast<const uint8_t*>(op.iov[1].iov_base);
       const size_t skip = static_cast<size_t>(r.loc.offset - op.start);
       uint8_t header[kRecordHeaderSize];
-      std::memcpy(header, bulk + skip, kRecordHeaderSize);  // skip < 4 KiB <= bulk_len - 48
-      const size_t pay = skip + kRecordHeaderSize;        // payload start in the record's bytes
-      const size_t in_bulk = std::min<size_t>(r.loc.stored_len, bulk_len - pay);
+      if (!op.payload_only) std::memcpy(header, bulk + skip, kRecordHeaderSize);  // skip < 4 KiB <= bulk_len - 48
+      const size_t pay = op.payload_only ? 0 : skip + kRecordHeaderSize;  // payload start in bulk
+      const size_t in_bulk = std::min<size_t>(r.loc.stored_len, op.iov[0].iov_len - pay);
+      auto check = [&](const uint8_t* payload) {
+        return op.payload_only ? CheckAndDecodePayload(r.hash, r.loc, payload, &decoder, r.out)
+                               : CheckAndDecode(r.hash, r.loc, header, payload, &decoder, r.out);
+      };
       const bool raw = r.loc.codec == Codec::kRaw && r.loc.plane_width == 0 && r.loc.stored_len == r.loc.raw_len;
       if (raw) {
         // Straight to the region; the checks then run on it.
         std::memcpy(r.out, bulk + pay, in_bulk);
         std::memcpy(r.out + in_bulk, tail, r.loc.stored_len - in_bulk);
-        st = CheckAndDecode(r.hash, r.loc, header, r.out, &decoder, r.out);
+        st = check(r.out);
       } else {
         // Make the payload contiguous at the start of the buffer, then decode.
-        std::memmove(bulk, bulk + pay, in_bulk);
+        if (pay > 0) std::memmove(bulk, bulk + pay, in_bulk);
         std::memcpy(bulk + in_bulk, tail, r.loc.stored_len - in_bulk);
-        st = CheckAndDecode(r.hash, r.loc, header, bulk, &decoder, r.out);
+        st = check(bulk);
       }
     }
     if (!st.ok()) fail(op.index, std::move(st));

@@ -90,7 +90,7 @@ Result<uint64_t> SegmentWriter::AppendBorrowed(const RecordHeader& header, const
   uint8_t encoded[kRecordHeaderSize];
   EncodeRecordHeader(header, encoded);
   Status s = error_;
-  if (s.ok()) s = ZeroFill(offset - pos);
+  if (s.ok()) s = CopyIn(nullptr, offset - pos);  // zeros
   if (s.ok()) s = CopyIn(encoded, sizeof encoded);
   const size_t whole = size / kAlign * kAlign;
   if (!s.ok()) {
@@ -116,23 +116,16 @@ Status SegmentWriter::Flush() {
   return Status::OK();
 }
 
-Status SegmentWriter::ZeroFill(size_t size) {
-  while (size > 0) {
-    const size_t take = std::min(size, options_.buffer_bytes - fill_);
-    std::memset(buffers_[current_] + fill_, 0, take);
-    fill_ += take;
-    size -= take;
-    if (fill_ == options_.buffer_bytes) CKPT_RETURN_IF_ERROR(SubmitCurrent(fill_));
-  }
-  return Status::OK();
-}
-
 Status SegmentWriter::CopyIn(const uint8_t* data, size_t size) {
   while (size > 0) {
     const size_t take = std::min(size, options_.buffer_bytes - fill_);
-    std::memcpy(buffers_[current_] + fill_, data, take);
+    if (data != nullptr) {
+      std::memcpy(buffers_[current_] + fill_, data, take);
+      data += take;
+    } else {
+      std::memset(buffers_[current_] + fill_, 0, take);
+    }
     fill_ += take;
-    data += take;
     size -= take;
     if (fill_ == options_.buffer_bytes) CKPT_RETURN_IF_ERROR(SubmitCurrent(fill_));
   }

@@ -101,8 +101,9 @@ class SegmentWriter {
 
  private:
   explicit SegmentWriter(const SegmentWriterOptions& options);
+  // Appends `size` bytes from `data`, or zeros when `data` is null,
+  // submitting each buffer it fills.
   Status CopyIn(const uint8_t* data, size_t size);
-  Status ZeroFill(size_t size);
   // Writes the current buffer's first `bytes` bytes, followed in the same
   // write by `borrowed` (may be empty) whose `release` is then called when
   // the write is over, and moves on to a free buffer.
