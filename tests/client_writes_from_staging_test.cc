@@ -6,7 +6,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +16,7 @@
 namespace ckpt {
 namespace {
 
+using testing::FlipByte;
 using testing::FloatWeights;
 using testing::OpenClient;
 using testing::RandomBytes;
@@ -87,17 +87,8 @@ TEST(WritesFromStaging, ADamagedPayloadReadWithoutItsHeaderIsStillCaught) {
   std::string segment;
   for (const auto& e : std::filesystem::directory_iterator(o.store_dir + "/segments")) segment = e.path();
   ASSERT_FALSE(segment.empty());
-  {
-    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
-    // Each record: a 4 KiB block ending with its header, then its payload.
-    const auto inside_payload = static_cast<std::streamoff>(3 * (4096 + kLendable) + 4096 + 12345);
-    char byte = 0;
-    f.seekg(inside_payload);
-    f.read(&byte, 1);
-    f.seekp(inside_payload);
-    byte = static_cast<char>(byte ^ 0x01);
-    f.write(&byte, 1);
-  }
+  // Each record: a 4 KiB block ending with its header, then its payload.
+  ASSERT_NO_FATAL_FAILURE(FlipByte(segment, 3 * (4096 + kLendable) + 4096 + 12345, 0x01));  // inside a payload
   auto c = OpenClient(o);
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->protect("data", data.data(), data.size(), ElementType::kBytes).ok());

@@ -25,6 +25,7 @@ namespace ckpt {
 namespace {
 
 namespace fs = std::filesystem;
+using ckpt::testing::FlipByte;
 using ckpt::testing::OpenClient;
 using ckpt::testing::RandomBytes;
 using ckpt::testing::ScratchDir;
@@ -100,16 +101,6 @@ Where Locate(const std::string& store_dir, const std::string& job, uint64_t step
   }
   ADD_FAILURE() << "no region " << region;
   return w;
-}
-
-void FlipByte(const std::string& path, uint64_t offset) {
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  uint8_t b;
-  ASSERT_EQ(::pread(fd, &b, 1, static_cast<off_t>(offset)), 1);
-  b ^= 0x20;
-  ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(offset)), 1);
-  ::close(fd);
 }
 
 std::vector<uint64_t> Steps(const Store& store, const std::string& job) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -77,6 +78,20 @@ inline Options SmallClientOptions(const ScratchDir& dir) {
   o.chunk_bytes = kChunk;
   o.staging_bytes = 8 * kChunk;
   return o;
+}
+
+// Damages one byte of a file in place (XOR with `mask`): for tests that
+// check the damage is caught. Call it under ASSERT_NO_FATAL_FAILURE.
+inline void FlipByte(const std::string& path, uint64_t offset, uint8_t mask = 0x20) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.is_open()) << path;
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  ASSERT_TRUE(f.get(c)) << path << " has no byte " << offset;
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(c ^ static_cast<char>(mask)));
+  f.close();
+  ASSERT_FALSE(f.fail()) << path;
 }
 
 // Opens a client, recording a test failure (and returning null) on error.

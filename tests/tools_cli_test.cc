@@ -31,6 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using ckpt::testing::CheckpointRegions;
 using ckpt::testing::Describe;
+using ckpt::testing::FlipByte;
 using ckpt::testing::FloatWeights;
 using ckpt::testing::kChunk;
 using ckpt::testing::RandomBytes;
@@ -98,18 +99,6 @@ std::vector<std::string> SegmentFiles(const std::string& store) {
   }
   std::sort(files.begin(), files.end());
   return files;
-}
-
-void FlipByte(const std::string& path, uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.is_open()) << path;
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  ASSERT_TRUE(f.get(c)) << path << " has no byte " << offset;
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.put(static_cast<char>(c ^ 0x5a));
-  f.close();
-  ASSERT_FALSE(f.fail()) << path;
 }
 
 std::string ExpectedIsoTime(int64_t unix_ms) {
@@ -408,7 +397,7 @@ TEST(CkptCliVerify, FlippedByteIsReportedWithJobStepAndRegion) {
   const std::vector<std::string> segments = SegmentFiles(dir.path());
   ASSERT_FALSE(segments.empty());
   // The first record's payload starts at byte 48 of the first segment.
-  ASSERT_NO_FATAL_FAILURE(FlipByte(segments.front(), 100));
+  ASSERT_NO_FATAL_FAILURE(FlipByte(segments.front(), 100, 0x5a));
 
   const std::vector<std::string> args = {"verify", "--store", dir.path(), "--job", "train"};
   const RunResult r = RunCkpt(args);
@@ -532,7 +521,7 @@ TEST(CkptCliRestore, DamagedNewestIsRefusedNamingNewestIntactStep) {
       &saved));
   const std::vector<std::string> segments = SegmentFiles(dir.path());
   ASSERT_GE(segments.size(), 2u);
-  ASSERT_NO_FATAL_FAILURE(FlipByte(segments.back(), 100));
+  ASSERT_NO_FATAL_FAILURE(FlipByte(segments.back(), 100, 0x5a));
 
   ScratchDir out;
   std::vector<std::string> args = {"restore", "--store", dir.path(), "--job", "train",
