@@ -107,8 +107,9 @@ build_and_test "asan+ubsan" build-asan \
   -DCKPT_WERROR=ON
 
 # ThreadSanitizer on the suites whose subject is concurrency: the client's
-# threads and tickets, copy ordering, GC and restore during checkpoints.
-TSAN_TESTS=(client_checkpoint_test concurrency_test)
+# threads and tickets, copy ordering, GC and restore during checkpoints, the
+# two threads that hash incremental checkpoints in place.
+TSAN_TESTS=(client_checkpoint_test concurrency_test in_place_hasher_test incremental_in_place_test)
 [[ -f tests/copy_ordering_test.cc ]] && TSAN_TESTS+=(copy_ordering_test)
 run_tsan() {
   local t

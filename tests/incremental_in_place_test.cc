@@ -155,5 +155,35 @@ TEST(IncrementalInPlace, ARegionOfAnotherSizeIsCopiedInFull) {
   EXPECT_EQ(half, expect);
 }
 
+TEST(IncrementalInPlace, RegionsWithAndWithoutAParentKeepTheirChunksApart) {
+  // Two threads hash the regions that have a parent (in_place_hasher.h) and
+  // the copier takes their hashes in order, skipping the region added since
+  // the parent (copied whole): each chunk must get its own hash.
+  ScratchDir dir;
+  auto a = ckpt::testing::RandomBytes(kChunks * kChunk + 4096, 6);  // short last chunk
+  auto b = ckpt::testing::RandomBytes(3 * kChunk, 7);
+  auto c = ckpt::testing::RandomBytes(kChunks * kChunk, 8);
+  CountingClient cc(TestOptions(dir));
+  ASSERT_NE(cc.client, nullptr);
+  ASSERT_TRUE(cc.client->protect("a", a.data(), a.size(), ElementType::kBytes).ok());
+  ASSERT_TRUE(cc.client->protect("b", b.data(), b.size(), ElementType::kBytes).ok());
+  Checkpoint(*cc.client, 1);
+  ASSERT_TRUE(cc.client->protect("c", c.data(), c.size(), ElementType::kBytes).ok());
+  const uint64_t first = cc.stats->to_staging.load();
+  a[kChunks * kChunk + 100] ^= 1;  // a's short last chunk
+  a[2 * kChunk] ^= 1;              // a's chunk 2
+  b[0] ^= 1;                       // b's chunk 0
+  const CheckpointStats s = Checkpoint(*cc.client, 2);
+  // Three changed chunks, and the new region's eight.
+  EXPECT_EQ(cc.stats->to_staging.load() - first, 3 + kChunks);
+  EXPECT_EQ(s.new_chunks, 3 + kChunks);
+  const auto sa = a, sb = b, sc = c;
+  for (auto* v : {&a, &b, &c}) std::memset(v->data(), 0, v->size());
+  ASSERT_TRUE(cc.client->restore(2).ok());
+  EXPECT_EQ(a, sa);
+  EXPECT_EQ(b, sb);
+  EXPECT_EQ(c, sc);
+}
+
 }  // namespace
 }  // namespace ckpt

@@ -15,6 +15,7 @@
 #include "ckpt/store.h"
 #include "client/copy_engine.h"
 #include "client/daemon_session.h"
+#include "client/in_place_hasher.h"
 #include "client/interval_controller.h"
 #include "client/staging_pool.h"
 #include "client/ticket_ledger.h"
@@ -298,15 +299,27 @@ class Client::Impl {
       // the parent's is referenced, never copied to staging nor written. The
       // hash is of the region's bytes, which the caller leaves alone until
       // wait_copied()/guard() (client.h): the same bytes a copy would take.
+      // Two threads hash (in_place_hasher.h); the copier takes the hashes
+      // in the order of the loop below.
       const auto parent = GetParent();
+      std::vector<const std::vector<ChunkHash>*> parent_chunks_of;
+      std::vector<InPlaceHasher::Chunk> in_place;
+      for (const Region& region : request->regions) {
+        parent_chunks_of.push_back(ParentChunksOf(parent.get(), region));
+        if (parent_chunks_of.back() == nullptr) continue;
+        for (size_t offset = 0; offset < region.bytes; offset += options_.chunk_bytes)
+          in_place.push_back({region.data + offset, std::min(options_.chunk_bytes, region.bytes - offset)});
+      }
+      if (!in_place.empty()) hasher_.Start(std::move(in_place));
+      size_t hashed = 0;
       for (size_t r = 0; r < request->regions.size() && !stop; ++r) {
         const Region& region = request->regions[r];
-        const std::vector<ChunkHash>* parent_chunks = ParentChunksOf(parent.get(), region);
+        const std::vector<ChunkHash>* parent_chunks = parent_chunks_of[r];
         for (size_t offset = 0; offset < region.bytes; offset += options_.chunk_bytes) {
           if (parent_chunks != nullptr) {
             const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
             const size_t index = offset / options_.chunk_bytes;
-            const ChunkHash hash = HashChunk(region.data + offset, size);
+            const ChunkHash hash = hasher_.Get(hashed++);
             if (hash == (*parent_chunks)[index]) {
               WorkItem item{WorkItem::kUnchanged, request, r, index, -1, size, {}};
               item.hash = hash;
@@ -346,6 +359,9 @@ class Client::Impl {
               });
         }
       }
+      // The helper reads region memory no more: the caller may change it
+      // once this checkpoint's copy is reported done.
+      hasher_.Finish();
       // The guard's fence: completes with the last copy issued above.
       std::shared_ptr<CopyFence> fence;
       if (!stop) {
@@ -606,6 +622,7 @@ class Client::Impl {
 
   BlockingQueue<Request> requests_;
   BlockingQueue<WorkItem> work_;
+  InPlaceHasher hasher_;  // the copier's (incremental checkpoints of host regions)
   std::thread copier_;
   std::thread processor_;
 };

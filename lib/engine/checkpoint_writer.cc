@@ -44,11 +44,17 @@ CheckpointWriter::CheckpointWriter(std::shared_ptr<Store> store, const Options& 
       segments_(std::move(segments)),
       encoder_(options.compression, options.zstd_level, options.auto_compression_mbps),
       paced_by_disk_(options.compression == Compression::kAuto && options.auto_compression_mbps == 0),
-      backlog_needed_(2 * uint64_t{options.chunk_bytes}) {
+      pacer_(options.chunk_bytes) {
   encoder_.Prepare(options.chunk_bytes);
 }
 
-bool CheckpointWriter::DiskCanWait() {
+namespace {
+double NowS() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+bool CheckpointWriter::PacedCompression(size_t size) {
   // A checkpoint of at most one write buffer takes the time of its commit's
   // syncs, whatever its bytes: compressing it costs a few milliseconds at
   // most and saves space on every such checkpoint.
@@ -56,22 +62,7 @@ bool CheckpointWriter::DiskCanWait() {
   // Nothing queued yet: the disk would wait for the compressor. A raw chunk
   // costs the writer next to nothing (written from staging) and starts it.
   if (!segment_open_) return false;
-  backlog_at_decision_ = segments_->BytesInFlight();
-  return backlog_at_decision_ >= backlog_needed_;
-}
-
-void CheckpointWriter::LearnBacklogNeeded() {
-  // What the disk wrote while this chunk was compressed, and half as much
-  // again: the backlog the next compression needs so that the disk does not
-  // run dry meanwhile. (More margin leaves more chunks raw: on one core twice
-  // the drain wrote 1% more bytes at the same speed.) When the disk did run
-  // dry, all that is known is that the backlog was too small. Smoothed, so
-  // that one slow chunk (the writer preempted) does not turn compression off
-  // for good; never below one chunk.
-  const uint64_t now = segments_->BytesInFlight();
-  const uint64_t drained = backlog_at_decision_ - std::min(backlog_at_decision_, now);
-  const uint64_t sample = now == 0 ? 2 * backlog_at_decision_ : drained + drained / 2;
-  backlog_needed_ = std::max<uint64_t>(options_.chunk_bytes, (backlog_needed_ + sample) / 2);
+  return pacer_.ShouldCompress(size, segments_->BytesInFlight());
 }
 
 int CheckpointWriter::TakeOutputBuffer() {
@@ -112,6 +103,7 @@ Status CheckpointWriter::Begin(const std::string& job, uint64_t step,
   new_chunks_.clear();
   segment_open_ = false;
   active_ = true;
+  pacer_.Begin(NowS());
   return Status::OK();
 }
 
@@ -135,12 +127,18 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
   ManifestRegion& r = manifest_.regions[region];
   const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
   if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
+  // The pacer learns how long the writer waits for chunks.
+  pacer_.Arrived(NowS());
+  struct Returning {
+    CompressionPacer& pacer;
+    ~Returning() { pacer.Returned(NowS()); }
+  } returning{pacer_};
 
   // Uncompressed, a chunk is its own payload: hash and checksum it in one
   // sweep, unless the copy into staging already did.
   ChunkHash hash;
   uint64_t raw_checksum = 0;
-  const bool raw_only = options_.compression == Compression::kOff || (paced_by_disk_ && !DiskCanWait());
+  const bool raw_only = options_.compression == Compression::kOff || (paced_by_disk_ && !PacedCompression(size));
   if (digest != nullptr) {
     hash = digest->hash;
     raw_checksum = digest->checksum;
@@ -164,6 +162,7 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
   // A compressed payload is built in a free output buffer, from which the
   // disk then writes it; with none free, in the encoder's own (copied).
   const int out = raw_only ? -1 : TakeOutputBuffer();
+  const double encode_start_s = raw_only ? 0 : NowS();
   Result<EncodedChunk> encoded =
       raw_only ? Result<EncodedChunk>(EncodedChunk{Codec::kRaw, 0, {reinterpret_cast<const char*>(data), size}})
                : encoder_.Encode(data, size, ElementSize(r.type), out < 0 ? nullptr : outputs_[out]);
@@ -171,7 +170,7 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
       encoded.ok() && out >= 0 && reinterpret_cast<const uint8_t*>(encoded->payload.data()) == outputs_[out];
   if (out >= 0 && !payload_in_output) free_outputs_.push_back(out);
   if (!encoded.ok()) return encoded.status();
-  if (paced_by_disk_ && !raw_only) LearnBacklogNeeded();
+  if (paced_by_disk_ && !raw_only) pacer_.Compressed(size, NowS() - encode_start_s, segments_->BytesInFlight());
   RecordHeader header;
   header.codec = encoded->codec;
   header.plane_width = encoded->plane_width;

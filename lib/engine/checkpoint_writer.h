@@ -2,11 +2,10 @@
 // manifest: hash each chunk (XXH3-128); reference it when the store already
 // holds it (unchanged since the parent, or equal to another chunk); otherwise
 // filter + compress it and append it to this checkpoint's segment file. With
-// kAuto and no target speed, a chunk is compressed only while the disk has
-// enough writes queued to stay busy meanwhile (1.5 x what it wrote during the
-// last compression), and stored raw otherwise, from staging without a copy:
-// the disk does not wait for the compressor, so kAuto is not slower than
-// kOff. Commit
+// kAuto and no target speed, CompressionPacer decides per chunk (while the
+// disk is busy enough, or chunks come more slowly than they compress); the
+// others are stored raw, from staging without a copy: the disk does not
+// wait for the compressor, so kAuto is not slower than kOff. Commit
 // syncs the segment, then commits the manifest in one atomic catalog batch.
 //
 // A writer handles one checkpoint at a time (Begin ... Commit or Abort) and is
@@ -29,6 +28,7 @@
 #include "ckpt/store.h"
 #include "engine/chunk_codec.h"
 #include "engine/chunk_hash.h"
+#include "engine/compression_pacer.h"
 #include "engine/manifest.h"
 #include "store/catalog.h"
 #include "store/segment_writer.h"
@@ -93,12 +93,9 @@ class CheckpointWriter {
 
   std::shared_ptr<Store> store_;
   Options options_;
-  // kAuto without a target speed (Options::auto_compression_mbps = 0): the
-  // disk sets the pace. A chunk is compressed only while the disk has at
-  // least backlog_needed_ bytes of writes queued...
-  bool DiskCanWait();
-  // ...which is learned from each compressed chunk (LearnBacklogNeeded).
-  void LearnBacklogNeeded();
+  // kAuto without a target speed (Options::auto_compression_mbps = 0):
+  // whether the chunk of `size` bytes that just arrived is worth compressing.
+  bool PacedCompression(size_t size);
 
   std::unique_ptr<SegmentWriter> segments_;
   ChunkEncoder encoder_;
@@ -112,8 +109,7 @@ class CheckpointWriter {
   std::vector<int> free_outputs_;
   size_t output_bytes_ = 0;
   const bool paced_by_disk_;
-  uint64_t backlog_needed_;          // bytes; kept from one checkpoint to the next
-  uint64_t backlog_at_decision_ = 0;
+  CompressionPacer pacer_;  // kept from one checkpoint to the next
 
   bool active_ = false;
   std::shared_lock<std::shared_mutex> gc_guard_;  // held from Begin to Commit/Abort
