@@ -83,14 +83,20 @@ TEST(CompressionPacer, TheBacklogNeededNeverFallsBelowOneChunk) {
   EXPECT_EQ(p.backlog_needed(), kChunk);
 }
 
-TEST(CompressionPacer, ChunksComingMoreSlowlyThanTheyCompressAreCompressedOnAnIdleDisk) {
+TEST(CompressionPacer, ChunksComingMoreSlowlyThanTheyCompressAreAllCompressed) {
   CompressionPacer p = Learned(0.003);
   EXPECT_EQ(CompressedOf(p, 20, 0.005, 0.003), 20);
 }
 
-TEST(CompressionPacer, ChunksComingFasterThanTheyCompressGoRawOnAnIdleDisk) {
+TEST(CompressionPacer, ChunksComingFasterGetWhatTheirWaitsPayFor) {
+  // Three waits of 1.1 ms pay for one 3 ms compression: every third chunk.
   CompressionPacer p = Learned(0.003);
-  EXPECT_EQ(CompressedOf(p, 20, 0.001, 0.003), 0);
+  EXPECT_EQ(CompressedOf(p, 21, 0.0011, 0.003), 7);
+}
+
+TEST(CompressionPacer, ChunksComingAtOnceGoRaw) {
+  CompressionPacer p = Learned(0.003);
+  EXPECT_EQ(CompressedOf(p, 20, 0.00001, 0.003), 0);
 }
 
 TEST(CompressionPacer, SlowChunksGoRawUntilACompressionHasBeenMeasured) {
@@ -105,15 +111,15 @@ TEST(CompressionPacer, SlowChunksGoRawUntilACompressionHasBeenMeasured) {
   EXPECT_EQ(CompressedOf(p, 20, 0.050, 0.003), 20);
 }
 
-TEST(CompressionPacer, OneLongWaitIsNotAPace) {
+TEST(CompressionPacer, OneLongWaitPaysForOneCompressionAtMost) {
   CompressionPacer p = Learned(0.003);
   p.Begin(0);
-  p.Arrived(0.0005);  // fast chunks...
-  p.Returned(0.0005);
-  p.Arrived(0.001);
-  p.Returned(0.001);
-  p.Arrived(0.0060);  // ...then one 5 ms wait: smoothed to below 3 ms
-  EXPECT_LT(p.chunk_gap_s(), 0.003);
+  p.Arrived(0.050);  // a 50 ms wait banks one compression, not sixteen
+  EXPECT_NEAR(p.idle_credit_s(), 0.003, 1e-9);
+  ASSERT_TRUE(p.ShouldCompress(kChunk, 0));
+  p.Compressed(kChunk, 0.003, 0);
+  p.Returned(0.053);
+  p.Arrived(0.0531);  // then a fast chunk
   EXPECT_FALSE(p.ShouldCompress(kChunk, 0));
 }
 
@@ -128,14 +134,28 @@ TEST(CompressionPacer, TheTimeSpentOnAChunkIsNotWaiting) {
     now += 0.004;
     p.Returned(now);
   }
-  EXPECT_EQ(p.chunk_gap_s(), 0);
+  EXPECT_EQ(p.idle_credit_s(), 0);
   EXPECT_FALSE(p.ShouldCompress(kChunk, 0));
 }
 
-TEST(CompressionPacer, EachCheckpointMeasuresItsOwnPace) {
+TEST(CompressionPacer, EveryCompressionSpendsTheBank) {
+  // A compression the busy disk asked for takes the writer's time too.
   CompressionPacer p = Learned(0.003);
-  ASSERT_EQ(CompressedOf(p, 5, 0.010, 0.003), 5);
-  // The next checkpoint's chunks come fast: its first chunk already says so.
+  p.Begin(0);
+  p.Arrived(0.002);
+  ASSERT_TRUE(p.ShouldCompress(kChunk, 100 * uint64_t{kChunk}));  // the backlog rule
+  p.Compressed(kChunk, 0.003, 100 * uint64_t{kChunk});
+  p.Returned(0.005);
+  p.Arrived(0.008);  // 3 ms more banked: 2 ms in all
+  EXPECT_NEAR(p.idle_credit_s(), 0.002, 1e-9);
+  EXPECT_FALSE(p.ShouldCompress(kChunk, 0));
+}
+
+TEST(CompressionPacer, EachCheckpointStartsWithNothingBanked) {
+  CompressionPacer p = Learned(0.003);
+  p.Begin(0);
+  p.Arrived(0.010);
+  ASSERT_GT(p.idle_credit_s(), 0.002);
   p.Begin(2000);
   p.Arrived(2000.0001);
   EXPECT_FALSE(p.ShouldCompress(kChunk, 0));

@@ -5,20 +5,19 @@
 namespace ckpt {
 
 CompressionPacer::CompressionPacer(uint64_t chunk_bytes)
-    : chunk_bytes_(chunk_bytes),
-      backlog_needed_(2 * chunk_bytes),
-      s_per_byte_(-1) {}
+    : chunk_bytes_(chunk_bytes), backlog_needed_(2 * chunk_bytes) {}
 
 void CompressionPacer::Begin(double now_s) {
-  gap_s_ = -1;
+  credit_s_ = 0;
   waiting_since_s_ = now_s;
 }
 
 void CompressionPacer::Arrived(double now_s) {
-  const double gap = std::max(0.0, now_s - waiting_since_s_);
-  // Smoothed over a few chunks: one long wait (the writer preempted, a chunk
-  // far from the last) is not a pace.
-  gap_s_ = gap_s_ < 0 ? gap : (gap_s_ + gap) / 2;
+  // At most one chunk's compression banked: one long wait (the writer
+  // preempted, the first chunk of a checkpoint late) is not a pace, and
+  // must not pay for a run of compressions while chunks then come fast.
+  const double cap = s_per_byte_ > 0 ? s_per_byte_ * static_cast<double>(chunk_bytes_) : 0;
+  credit_s_ = std::min(cap, credit_s_ + std::max(0.0, now_s - waiting_since_s_));
   decided_by_backlog_ = false;  // until ShouldCompress says so for this chunk
 }
 
@@ -28,16 +27,13 @@ bool CompressionPacer::ShouldCompress(uint64_t bytes, uint64_t in_flight) {
   backlog_at_decision_ = in_flight;
   decided_by_backlog_ = in_flight >= backlog_needed_;
   if (decided_by_backlog_) return true;
-  // Chunks coming more slowly than they compress: the writer keeps up with
-  // them compressing each, and the disk gets them at the same pace raw or
-  // compressed. (Were the disk slower than that pace, its queue would grow
-  // until the backlog rule above took over.)
-  // Not before a compression has been measured: no guess is safe on every
-  // machine, and a wrong one would slow every checkpoint down.
-  return s_per_byte_ > 0 && gap_s_ >= s_per_byte_ * static_cast<double>(bytes);
+  // Waiting time banked pays for it. (Were the disk slower than the chunks
+  // come, its queue would grow until the backlog rule above took over.)
+  return s_per_byte_ > 0 && credit_s_ >= s_per_byte_ * static_cast<double>(bytes);
 }
 
 void CompressionPacer::Compressed(uint64_t bytes, double seconds, uint64_t in_flight) {
+  credit_s_ -= seconds;
   if (bytes > 0) {
     const double sample = seconds / static_cast<double>(bytes);
     s_per_byte_ = s_per_byte_ < 0 ? sample : (s_per_byte_ + sample) / 2;
