@@ -3,8 +3,8 @@
 // holds it (unchanged since the parent, or equal to another chunk); otherwise
 // filter + compress it and append it to this checkpoint's segment file. With
 // kAuto and no target speed, CompressionPacer decides per chunk (while the
-// disk is busy enough, or chunks come more slowly than they compress); the
-// others are stored raw, from staging without a copy: the disk does not
+// disk is busy enough, or with time the writer would spend waiting for
+// chunks); the others are stored raw, from staging without a copy: the disk does not
 // wait for the compressor, so kAuto is not slower than kOff. Commit
 // syncs the segment, then commits the manifest in one atomic catalog batch.
 //

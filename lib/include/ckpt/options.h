@@ -68,9 +68,9 @@ struct Options {
   // kAuto only: what paces compression so that it never makes a checkpoint
   // slower than writing raw. 0: the disk and the chunks themselves; a chunk
   // is compressed only while the disk has enough writes queued to stay busy
-  // meanwhile, or while chunks reach the engine more slowly than they
-  // compress (the few changed chunks of an incremental checkpoint);
-  // otherwise it is stored raw. Above 0: a fixed speed in MB/s of raw bytes that compressing may not
+  // meanwhile, or with time the engine would otherwise spend waiting for
+  // chunks (the few changed chunks of an incremental checkpoint); otherwise
+  // it is stored raw. Above 0: a fixed speed in MB/s of raw bytes that compressing may not
   // slow the encoding below (set it to the disk's write speed). Either way,
   // which chunks get compressed depends on timing; every one is restored
   // exactly. Default: 0.
