@@ -7,8 +7,9 @@
 // payload that starts on a 4 KiB boundary (written from memory:
 // SegmentWriter::AppendBorrowed) is read alone, without its header, whose
 // fields the index holds anyway: a 4 MiB chunk is then one 4 MiB read, one
-// device request rather than a 4 MiB one and a 4 KiB one. The thread that submits also checks and decodes what has arrived,
-// so the CPU work on one chunk overlaps the disk reading the next ones.
+// device request rather than a 4 MiB one and a 4 KiB one. The thread that
+// submits also checks and decodes what has arrived, so the CPU work on one
+// chunk overlaps the disk reading the next ones.
 // Buffered reads were measured 3-5x slower than the disk here: the page
 // cache's readahead serializes them. Filesystems without O_DIRECT (tmpfs)
 // get the same code with a buffered descriptor.
