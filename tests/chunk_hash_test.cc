@@ -16,9 +16,11 @@ namespace {
 
 TEST(ChunkHash, OneSweepEqualsTheTwoHashes) {
   const auto data = ckpt::testing::RandomBytes((size_t{1} << 20) + 12345, 9);
-  // Sizes around the block size, odd tails, and empty.
-  for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{65536}, size_t{65537}, size_t{300000},
-                      data.size()}) {
+  // Empty, each of xxhash's short digests (up to 240 bytes, from the
+  // state's buffer), sizes around the block size, odd tails. One state
+  // gives both hashes: each must still equal its own one-shot hash.
+  for (size_t size : {size_t{0}, size_t{1}, size_t{17}, size_t{129}, size_t{240}, size_t{241}, size_t{4095},
+                      size_t{65536}, size_t{65537}, size_t{300000}, data.size()}) {
     ChunkHash h;
     uint64_t c = 0;
     HashAndChecksum(data.data(), size, &h, &c);

@@ -104,15 +104,16 @@ TEST(IoBenchRun, PairsGiveTheMedianRatio) {
     EXPECT_DOUBLE_EQ(p["durable_vs_off"].get<double>(), p["durable_s"].get<double>() / p["off_durable_s"].get<double>());
     ratios.push_back(p["durable_vs_off"].get<double>());
   }
+  EXPECT_EQ(j["pairs_faster_than_off"].get<long>(), std::count_if(ratios.begin(), ratios.end(), [](double r) { return r < 1; }));
   std::sort(ratios.begin(), ratios.end());
   EXPECT_DOUBLE_EQ(j["ratios"]["durable_vs_off"].get<double>(), ratios[1]);
 }
 
-TEST(IoBenchRun, ACompressedRunMeasuresFivePairsByDefault) {
+TEST(IoBenchRun, ACompressedRunMeasuresNinePairsByDefault) {
   ScratchDir dir;
   auto j = RunJson(dir, "--bytes 4M --chunk 256K --compression auto");
   ASSERT_TRUE(j.contains("pairs"));
-  EXPECT_EQ(j["pairs"].size(), 5u);
+  EXPECT_EQ(j["pairs"].size(), 9u);
 }
 
 TEST(IoBenchRun, IncrementalWritesOnlyTheChangedChunks) {
