@@ -79,6 +79,8 @@ struct Report {
   std::string device;
   std::string device_name;
   double call_us = 0;      // checkpoint() call, median
+  double call_p99_us = 0;  // ... its 99th percentile (nearest rank) and
+  double call_max_us = 0;  // longest: a call that loses the CPU shows here
   double guard_us = -1;    // guard() call, median (cuda)
   double consistent_s = 0; // call until copied, median
   double baseline_s = 0;   // plain copy of the same bytes, median
@@ -179,6 +181,8 @@ Report RunHost(const Spec& spec) {
     Check(t->wait_durable(), "checkpoint");
   }
   rep.call_us = Median(call) * 1e6;
+  rep.call_p99_us = Quantile(call, 0.99) * 1e6;
+  rep.call_max_us = Quantile(call, 1.0) * 1e6;
   rep.consistent_s = Median(consistent);
 
   // Compute while a snapshot is in flight (the copier and the engine share
@@ -279,6 +283,8 @@ Report RunCuda(const Spec& spec) {
     Check(t->wait_durable(), "checkpoint");
   }
   rep.call_us = Median(call) * 1e6;
+  rep.call_p99_us = Quantile(call, 0.99) * 1e6;
+  rep.call_max_us = Quantile(call, 1.0) * 1e6;
   rep.guard_us = Median(guard) * 1e6;
   rep.consistent_s = Median(consistent);
 
@@ -351,12 +357,13 @@ void Print(const Spec& spec, const Report& r) {
   if (spec.json) {
     std::printf(
         "{\"bench\": \"snapshot\", \"device\": %s, \"device_name\": %s, \"bytes\": %llu, \"chunk_bytes\": %zu, "
-        "\"staging_bytes\": %zu, \"runs\": %d, \"call_us\": %.3f, \"guard_us\": %s, \"consistent_s\": %.6f, "
+        "\"staging_bytes\": %zu, \"runs\": %d, \"call_us\": %.3f, \"call_p99_us\": %.3f, \"call_max_us\": %.3f, "
+        "\"guard_us\": %s, \"consistent_s\": %.6f, "
         "\"snapshot_gbps\": %.3f, \"baseline\": %s, \"baseline_s\": %.6f, \"baseline_gbps\": %.3f, "
         "\"snapshot_vs_baseline\": %.4f, \"compute\": %s, \"compute_alone_s\": %.6f, "
         "\"compute_during_snapshot_s\": %.6f, \"compute_slowdown\": %.4f}\n",
         JsonString(r.device).c_str(), JsonString(r.device_name).c_str(), static_cast<unsigned long long>(spec.bytes),
-        spec.chunk_bytes, spec.staging_bytes, spec.runs, r.call_us,
+        spec.chunk_bytes, spec.staging_bytes, spec.runs, r.call_us, r.call_p99_us, r.call_max_us,
         r.guard_us < 0 ? "null" : std::to_string(r.guard_us).c_str(), r.consistent_s, r.snapshot_gbps(spec.bytes),
         JsonString(r.baseline_what).c_str(), r.baseline_s, r.baseline_gbps(spec.bytes), ratio,
         JsonString(r.compute_what).c_str(), r.compute_alone_s, r.compute_during_s, r.slowdown());
@@ -365,7 +372,8 @@ void Print(const Spec& spec, const Report& r) {
   std::printf("snapshot bench: %s (%s), %s, chunk %s, staging %s, medians of %d runs\n", r.device.c_str(),
               r.device_name.c_str(), Mib(spec.bytes).c_str(), Mib(spec.chunk_bytes).c_str(),
               Mib(spec.staging_bytes).c_str(), spec.runs);
-  std::printf("  checkpoint() blocks the caller    %10.1f us\n", r.call_us);
+  std::printf("  checkpoint() blocks the caller    %10.1f us  (p99 %.1f us, longest %.1f us)\n", r.call_us,
+              r.call_p99_us, r.call_max_us);
   if (r.guard_us >= 0) std::printf("  guard() blocks the caller         %10.1f us\n", r.guard_us);
   std::printf("  consistent in host memory after   %10.3f ms  (%.2f GB/s)\n", r.consistent_s * 1e3,
               r.snapshot_gbps(spec.bytes));

@@ -89,7 +89,7 @@ TEST(IoBenchRun, CompressedRunMeasuresItsUncompressedBaseline) {
   EXPECT_TRUE(j["restore_verified"].get<bool>());
 }
 
-TEST(IoBenchRun, PairsGiveTheMedianRatio) {
+TEST(IoBenchRun, PairsGiveTheRatioOfMedianTimes) {
   ScratchDir dir;
   auto j = RunJson(dir, "--bytes 8M --chunk 256K --compression auto --pairs 3");
   ASSERT_TRUE(j.contains("pairs"));
@@ -97,16 +97,23 @@ TEST(IoBenchRun, PairsGiveTheMedianRatio) {
   // Pair 1 is the run's own baseline and full checkpoint.
   EXPECT_DOUBLE_EQ(j["pairs"][0]["off_durable_s"].get<double>(), j["off_durable_s"].get<double>());
   EXPECT_DOUBLE_EQ(j["pairs"][0]["durable_s"].get<double>(), j["durable_s"].get<double>());
-  std::vector<double> ratios;
+  std::vector<double> ratios, offs, modes;
   for (const auto& p : j["pairs"]) {
     EXPECT_GT(p["off_durable_s"].get<double>(), 0);
     EXPECT_GT(p["durable_s"].get<double>(), 0);
     EXPECT_DOUBLE_EQ(p["durable_vs_off"].get<double>(), p["durable_s"].get<double>() / p["off_durable_s"].get<double>());
     ratios.push_back(p["durable_vs_off"].get<double>());
+    offs.push_back(p["off_durable_s"].get<double>());
+    modes.push_back(p["durable_s"].get<double>());
   }
   EXPECT_EQ(j["pairs_faster_than_off"].get<long>(), std::count_if(ratios.begin(), ratios.end(), [](double r) { return r < 1; }));
+  // The run's figure: median time against median time uncompressed; the
+  // median of the pairs' own ratios beside it.
   std::sort(ratios.begin(), ratios.end());
-  EXPECT_DOUBLE_EQ(j["ratios"]["durable_vs_off"].get<double>(), ratios[1]);
+  std::sort(offs.begin(), offs.end());
+  std::sort(modes.begin(), modes.end());
+  EXPECT_DOUBLE_EQ(j["ratios"]["durable_vs_off"].get<double>(), modes[1] / offs[1]);
+  EXPECT_DOUBLE_EQ(j["ratios"]["durable_vs_off_median_pair"].get<double>(), ratios[1]);
 }
 
 TEST(IoBenchRun, ACompressedRunMeasuresNinePairsByDefault) {
