@@ -415,11 +415,11 @@ Json Run(const Spec& spec) {
   if (compression != Compression::kOff) {
     // Pair 1: the baseline and the engine's full checkpoint above; pairs
     // 2..N: MorePairs. The ratio is the median time against the median time
-    // uncompressed: the two times of a pair vary mostly apart (correlation
-    // 0.42 over 90 pairs of real snapshots here), so a pair's ratio carries
-    // both noises and a run's median of those ratios wanders more (standard
-    // deviation 0.052 against 0.046 over 40 runs; docs/performance.md). The
-    // median of the pairs' ratios is reported beside it.
+    // uncompressed: within a run the two times of a pair vary mostly apart
+    // (correlation 0.34 over 477 pairs of real snapshots here), so a pair's
+    // ratio carries both noises and a run's median of those ratios wanders
+    // more (docs/performance.md). The median of the pairs' ratios is
+    // reported beside it.
     Json pairs = Json::array();
     std::vector<double> ratios_of_pairs, offs, modes;
     auto add = [&](double off, double mode) {
