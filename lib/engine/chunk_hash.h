@@ -27,8 +27,9 @@ ChunkHash HashChunk(const void* data, size_t size);
 uint64_t Checksum64(const void* data, size_t size);
 
 // HashChunk and Checksum64 of the same bytes (a raw chunk is its own
-// payload) in one sweep over memory: both hashes run block by block, so the
-// second reads each block from cache. Equal to calling the two.
+// payload) in one pass over memory: xxhash's 128-bit and 64-bit streaming
+// states are one and the same (only the digests differ), so one state is
+// fed the bytes once and gives both. Equal to calling the two.
 void HashAndChecksum(const void* data, size_t size, ChunkHash* hash, uint64_t* checksum);
 
 // A chunk's content hash and the checksum of its raw bytes, taken as it was
