@@ -537,7 +537,8 @@ class Client::Impl {
         buffers.push_back(pool_->data(slot));
       }
       size_t failed = 0;
-      Status read = store_->rep()->ReadChunks(host_reads, buffers, pool_->slot_bytes(), kDepth, &failed);
+      Status read = store_->rep()->ReadChunks(host_reads, buffers, pool_->slot_bytes(), kDepth,
+                                                 DefaultReadLanes(), &failed);
       for (int slot : slots) pool_->Release(slot);
       if (!read.ok())
         return read.WithContext(where + " region '" + host_read_where[failed].first->name + "' chunk " +

@@ -24,6 +24,10 @@ namespace ckpt {
 inline constexpr char kStoreMarkerFile[] = "CKPT_STORE";
 inline constexpr char kStoreMarkerText[] = "ckpt-store-format 1\n";
 
+// Lanes for Store::Rep::ReadChunks: one per CPU this process may run on
+// (its affinity mask: a job pinned to a few cores gets as many), at most 4.
+unsigned DefaultReadLanes();
+
 class Store::Rep {
  public:
   Rep(std::string dir, StoreOptions options, std::unique_ptr<Catalog> catalog);
@@ -55,15 +59,19 @@ class Store::Rep {
   };
 
   // Reads, checks and decodes many chunks, as ReadChunk does each, with up
-  // to `depth` (at most buffers.size()) O_DIRECT reads in flight through one
-  // io_uring: checking and decoding a chunk that has arrived overlaps the
-  // reads of the following ones. `buffers` (4 KiB-aligned, `buffer_bytes`
-  // each, a multiple of 4 KiB and at least the chunk size) hold the reads.
-  // On error, waits for every read in flight, sets `*failed` to the index
-  // of the chunk that failed and returns its error.
+  // to `depth` (at most buffers.size()) O_DIRECT reads in flight: checking
+  // and decoding a chunk that has arrived overlaps the reads of the
+  // following ones. The chunks are dealt round-robin to `lanes` lanes (at
+  // most one per buffer), each a thread with its own io_uring and its share
+  // of the buffers and of the depth: one core decodes compressed chunks at
+  // about the speed one disk reads them (DefaultReadLanes). `buffers`
+  // (4 KiB-aligned, `buffer_bytes` each, a multiple of 4 KiB and at least
+  // the chunk size) hold the reads. On error the lanes stop submitting reads
+  // and wait for those in flight; `*failed` is then set to the lowest index
+  // of a chunk that failed (of those read), whose error is returned.
   // Thread safety: like ReadChunk, callable from any thread.
   Status ReadChunks(const std::vector<ChunkRead>& reads, const std::vector<uint8_t*>& buffers,
-                    size_t buffer_bytes, unsigned depth, size_t* failed) const;
+                    size_t buffer_bytes, unsigned depth, unsigned lanes, size_t* failed) const;
 
   // Deletes segment files that the catalog does not know: bytes of
   // checkpoints that never committed, or of segments freed just before a crash.
@@ -93,6 +101,11 @@ class Store::Rep {
   Status RecordFailure(const FailureEvent& event);
 
  private:
+  // One lane of ReadChunks: one io_uring on the calling thread. Stops
+  // submitting once `stop` is set (another lane failed) and sets it on error.
+  Status ReadChunksLane(const std::vector<ChunkRead>& reads, const std::vector<uint8_t*>& buffers,
+                        size_t buffer_bytes, unsigned depth, std::atomic<bool>* stop, size_t* failed) const;
+
   // An open segment file; closed when the last reader lets go of it, so GC
   // never closes a descriptor under a concurrent read.
   struct OpenFile {
