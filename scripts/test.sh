@@ -108,8 +108,10 @@ build_and_test "asan+ubsan" build-asan \
 
 # ThreadSanitizer on the suites whose subject is concurrency: the client's
 # threads and tickets, copy ordering, GC and restore during checkpoints, the
-# two threads that hash incremental checkpoints in place.
-TSAN_TESTS=(client_checkpoint_test concurrency_test in_place_hasher_test incremental_in_place_test)
+# two threads that hash incremental checkpoints in place, the restore's read
+# lanes.
+TSAN_TESTS=(client_checkpoint_test concurrency_test in_place_hasher_test incremental_in_place_test read_lanes_test
+            pipelined_restore_test)
 [[ -f tests/copy_ordering_test.cc ]] && TSAN_TESTS+=(copy_ordering_test)
 run_tsan() {
   local t

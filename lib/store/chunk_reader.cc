@@ -94,7 +94,6 @@ class DirectFiles {
   std::map<uint64_t, int> fds_;
 };
 
-
 }  // namespace
 
 unsigned DefaultReadLanes() {
@@ -132,6 +131,7 @@ Status Store::Rep::ReadChunks(const std::vector<ChunkRead>& reads, const std::ve
   const unsigned lane_depth = std::max<unsigned>(1, depth / static_cast<unsigned>(n));
   auto run = [&](Lane& l) {
     l.status = ReadChunksLane(l.reads, l.buffers, buffer_bytes, lane_depth, &stop, &l.failed);
+    if (!l.status.ok()) stop.store(true, std::memory_order_relaxed);  // also a lane that never started reading
   };
   std::vector<std::thread> threads;
   std::vector<Lane*> inline_lanes;  // no thread could be started for these
