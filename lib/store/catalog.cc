@@ -1,10 +1,15 @@
 #include "store/catalog.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 
 #include "util/coding.h"
@@ -93,6 +98,39 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
   return Status::IOError(msg);
 }
+
+// Where RocksDB's own diagnostics go: its fatal errors to stderr, the rest
+// nowhere; never to a LOG file in the store.
+//
+// Why not RocksDB's default LOG file: the store's disk is the one that fills
+// up. Once a write to LOG has failed (ENOSPC), RocksDB builds with
+// assertions on (Debian's librocksdb is one) abort the process at the next
+// line logged, typically while the catalog closes. A full disk must fail a
+// checkpoint, never the training job. Why not its errors on stderr: they
+// include benign ones (creating a store logs one), and every error that
+// matters reaches the caller as a Status naming the file and the cause.
+class CatalogLogger final : public rocksdb::Logger {
+ public:
+  explicit CatalogLogger(std::string dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::FATAL_LEVEL), dir_(std::move(dir)) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level != rocksdb::InfoLogLevel::FATAL_LEVEL) return;
+    char line[1024];
+    const int n = std::vsnprintf(line, sizeof line, format, ap);
+    if (n < 0) return;
+    std::string_view text(line, std::min<size_t>(static_cast<size_t>(n), sizeof line - 1));
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    std::fprintf(stderr, "ckpt: catalog %s: RocksDB: %.*s\n", dir_.c_str(), static_cast<int>(text.size()),
+                 text.data());
+  }
+  // Lines logged without a level are informational.
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+
+ private:
+  const std::string dir_;
+};
 
 // Reference-count changes gathered for one atomic batch.
 class RefUpdate {
@@ -216,6 +254,8 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, bool read
   // preallocation, and a small memtable.
   options.allow_fallocate = false;
   options.write_buffer_size = size_t{4} << 20;
+  options.info_log = std::make_shared<CatalogLogger>(dir);
+  options.info_log_level = rocksdb::InfoLogLevel::FATAL_LEVEL;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, &raw)
                                 : rocksdb::DB::Open(options, dir, &raw);

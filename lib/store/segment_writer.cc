@@ -82,7 +82,7 @@ Result<uint64_t> SegmentWriter::AppendBorrowed(const RecordHeader& header, const
     return offset;
   }
   // At most max_borrowed payloads in flight: their owner may need the memory.
-  while (borrowed_in_flight_ >= options_.max_borrowed && error_.ok()) (void)WaitOne();
+  while (borrowed_in_flight_ >= options_.max_borrowed && pending_ > 0 && error_.ok()) (void)WaitOne();
   // Padding, then the header ending on a 4 KiB boundary; one write takes the
   // buffer up to there and the payload's whole blocks from the caller.
   const uint64_t pos = file_pos_ + fill_;
@@ -172,9 +172,14 @@ Status SegmentWriter::SubmitCurrent(size_t bytes, WritableSegmentFile::Slice bor
   in_flight_bytes_ += w.bytes;
   file_pos_ += w.bytes;
   fill_ = 0;
-  while (free_.empty()) CKPT_RETURN_IF_ERROR(WaitOne());
-  current_ = free_.back();
-  free_.pop_back();
+  // The buffer just submitted is the disk's until its write is over: move to
+  // a free one even when a write fails meanwhile (a failed write frees its
+  // buffer too), or a later Start would fill and submit a buffer in flight.
+  while (free_.empty() && pending_ > 0) (void)WaitOne();  // an error sticks in error_
+  if (!free_.empty()) {  // with nothing in flight every buffer is free
+    current_ = free_.back();
+    free_.pop_back();
+  }
   return error_;
 }
 
@@ -192,9 +197,11 @@ void SegmentWriter::Retire(size_t buffer) {
 
 Status SegmentWriter::HandleCompletion(const WritableSegmentFile::Completion& c) {
   const size_t tag = static_cast<size_t>(c.tag);
+  // Every completion answers one submission, known or not: counting it keeps
+  // WaitAll from waiting for one that will never come.
+  if (pending_ > 0) --pending_;
   if (tag >= inflight_.size() || !inflight_[tag].active)
     return error_ = Status::IOError("write segment " + path_ + ": completion for an unknown write");
-  --pending_;
   InFlight& w = inflight_[tag];
   if (c.result <= 0) {
     in_flight_bytes_ -= w.bytes - w.done;

@@ -26,7 +26,13 @@ trap 'umount -l "$SMALL" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 ARGS=(--job j --steps 400 --ckpt-every 20 --model-mb "$MODEL_MB" --log-every 0)
 
 "$BIN/example-train" "${ARGS[@]}" --store "$WORK/reference" --dump-final "$WORK/reference.bin" >/dev/null
-"$BIN/example-train" "${ARGS[@]}" --store "$SMALL/store" --dump-final "$WORK/full.bin" >"$WORK/full.log" 2>&1
+status=0
+"$BIN/example-train" "${ARGS[@]}" --store "$SMALL/store" --dump-final "$WORK/full.bin" >"$WORK/full.log" 2>&1 || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "FAIL: example-train on the full disk exited with status $status; the end of its output:"
+  tail -n 40 "$WORK/full.log"
+  exit 1
+fi
 cmp "$WORK/reference.bin" "$WORK/full.bin"
 echo "training on a full disk completed with the same final state"
 grep -m1 "No space left on device" "$WORK/full.log"
