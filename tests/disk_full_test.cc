@@ -3,18 +3,17 @@
 // again once space is freed. The store lives on a small tmpfs mounted for the
 // test (root only; skipped with a reason elsewhere). tmpfs also refuses
 // O_DIRECT, so this exercises the buffered fallback.
-#include <gtest/gtest.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
-#include <cstring>
 #include <ranges>
 #include <vector>
 
 #include "ckpt/client.h"
 #include "ckpt/store.h"
+#include "small_disk.h"
 #include "test_util.h"
 
 namespace ckpt {
@@ -26,19 +25,9 @@ void Refill(std::vector<uint8_t>* data, uint64_t seed) {
   std::copy(fresh.begin(), fresh.end(), data->begin());
 }
 
-class DiskFullTest : public ::testing::Test {
+class DiskFullTest : public testing::SmallDiskTest {
  protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
-    mount_point_ = scratch_.Sub("small-fs");
-    ASSERT_EQ(::mkdir(mount_point_.c_str(), 0755), 0);
-    if (::mount("tmpfs", mount_point_.c_str(), "tmpfs", 0, "size=12m") != 0)
-      GTEST_SKIP() << "cannot mount tmpfs here: " << std::strerror(errno);
-    mounted_ = true;
-  }
-  void TearDown() override {
-    if (mounted_) ::umount2(mount_point_.c_str(), MNT_DETACH);
-  }
+  DiskFullTest() : SmallDiskTest("12m") {}
 
   Options MakeOptions() const {
     Options o;
@@ -48,10 +37,6 @@ class DiskFullTest : public ::testing::Test {
     o.staging_bytes = 1 << 20;
     return o;
   }
-
-  testing::ScratchDir scratch_;
-  std::string mount_point_;
-  bool mounted_ = false;
 };
 
 TEST_F(DiskFullTest, FailedCheckpointReportsNoSpaceAndKeepsEarlierOnes) {
@@ -139,6 +124,43 @@ TEST_F(DiskFullTest, TrainingContinuesWithoutWaitingOnAFailedCheckpoint) {
   for (const auto& t : tickets) durable += t.durable() ? 1 : 0;
   EXPECT_GE(durable, 1u);
   EXPECT_LT(durable, tickets.size());
+}
+
+TEST_F(DiskFullTest, SameClientCheckpointsAgainOnceSpaceIsFreedEvenAfterTheCatalogFilledUp) {
+  // Unchanged checkpoints write no chunks, only their manifest: on a disk
+  // filled by another file, the catalog's own write is what fails. Once the
+  // file is removed, the same client (no reopen) commits again.
+  std::vector<uint8_t> data = testing::RandomBytes(1 << 20, 5);
+  auto client = Client::Open(MakeOptions());
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_TRUE((*client)->protect("state", data.data(), data.size(), ElementType::kBytes).ok());
+  auto first = (*client)->checkpoint(1);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(first->wait_durable().ok()) << first->status().ToString();
+
+  const std::string filler = mount_point_ + "/filler";
+  FillWithFile(filler);
+  uint64_t step = 1;
+  Status failed;
+  while (failed.ok() && step < 200) {
+    auto t = (*client)->checkpoint(++step);
+    ASSERT_TRUE(t.ok());
+    failed = t->wait_durable();
+  }
+  ASSERT_TRUE(failed.IsNoSpace()) << failed.ToString();
+  EXPECT_EQ((*client)->latest_step(), step - 1);
+
+  ASSERT_EQ(::unlink(filler.c_str()), 0);
+  Refill(&data, 6);
+  const std::vector<uint8_t> expected = data;
+  auto again = (*client)->checkpoint(++step);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again->wait_durable().ok()) << again->status().ToString();
+  std::fill(data.begin(), data.end(), 0);
+  auto restored = (*client)->restore();
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*restored, step);
+  EXPECT_EQ(data, expected);
 }
 
 }  // namespace

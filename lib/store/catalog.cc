@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -132,6 +133,18 @@ class CatalogLogger final : public rocksdb::Logger {
   const std::string dir_;
 };
 
+// Leaves recovery from a full disk to the catalog's next write (Write calls
+// DB::Resume). RocksDB's own recovery waits in the background for free space
+// of a whole memtable (4 MiB here) and refuses Resume() meanwhile, so a
+// checkpoint that fits in the space freed would still fail.
+class ResumeOnNextWrite final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 // Reference-count changes gathered for one atomic batch.
 class RefUpdate {
  public:
@@ -256,6 +269,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, bool read
   options.write_buffer_size = size_t{4} << 20;
   options.info_log = std::make_shared<CatalogLogger>(dir);
   options.info_log_level = rocksdb::InfoLogLevel::FATAL_LEVEL;
+  options.listeners.push_back(std::make_shared<ResumeOnNextWrite>());
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, &raw)
                                 : rocksdb::DB::Open(options, dir, &raw);
@@ -357,9 +371,25 @@ Result<std::optional<std::string>> Catalog::GetRecord(const std::string& key) co
 
 Status Catalog::PutRecord(const std::string& key, const std::string& value, bool sync) {
   if (read_only_) return Status::InvalidArgument("the store is open read-only");
+  std::lock_guard<std::mutex> lock(write_mu_);
+  rocksdb::WriteBatch batch;
+  batch.Put(key, value);
+  return Write(&batch, sync, "write catalog record");
+}
+
+Status Catalog::Write(rocksdb::WriteBatch* batch, bool sync, const std::string& what) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(db_->Put(wo, key, value), "write catalog record");
+  rocksdb::Status s = db_->Write(wo, batch);
+  if (s.IsIOError()) {
+    // After a failed write (a full disk) RocksDB refuses every later one
+    // until Resume() succeeds: without this, freeing space would not bring
+    // checkpoints back until the process restarts. Resume fails, and the
+    // write with it, while the cause remains.
+    const rocksdb::Status resumed = db_->Resume();
+    if (resumed.ok()) s = db_->Write(wo, batch);
+  }
+  return FromRocks(s, what);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Catalog::ScanRecords(
@@ -388,9 +418,7 @@ Result<RemovalOutcome> Catalog::Commit(const CommitRequest& request) {
   RemovalOutcome out;
   CKPT_RETURN_IF_ERROR(update.Apply(&batch, &out.freed_chunks, &out.dead_segments, request.segment));
   batch.Put(ManifestKey(m.job, m.step), EncodeManifest(m));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  CKPT_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "commit checkpoint"));
+  CKPT_RETURN_IF_ERROR(Write(&batch, /*sync=*/true, "commit checkpoint"));
   return out;
 }
 
@@ -411,9 +439,7 @@ Result<RemovalOutcome> Catalog::RemoveManifests(const std::string& job,
   RemovalOutcome out;
   CKPT_RETURN_IF_ERROR(update.Apply(&batch, &out.freed_chunks, &out.dead_segments, std::nullopt));
   if (dry_run) return out;
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  CKPT_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "remove checkpoints"));
+  CKPT_RETURN_IF_ERROR(Write(&batch, /*sync=*/true, "remove checkpoints"));
   return out;
 }
 

@@ -29,6 +29,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace ckpt {
@@ -104,6 +105,8 @@ class Catalog {
 
  private:
   Catalog(std::unique_ptr<rocksdb::DB> db, bool read_only);
+  // Applies `batch` atomically (durably with sync). Under write_mu_.
+  Status Write(rocksdb::WriteBatch* batch, bool sync, const std::string& what);
   std::unique_ptr<rocksdb::DB> db_;
   bool read_only_;
   std::mutex write_mu_;
