@@ -11,12 +11,14 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ckpt/client.h"
 #include "ckpt/store.h"
 #include "store/chunk_record.h"
 #include "store/store_rep.h"
+#include "submit_failure.h"
 #include "test_util.h"
 
 namespace ckpt {
@@ -129,6 +131,29 @@ TEST_F(ReadLanesTest, ADamagedChunkIsNamedWhicheverLaneReadsIt) {
     size_t failed = 99;
     ASSERT_TRUE(Read(4, &failed).ok()) << "chunk " << chunk << " repaired";
   }
+}
+
+// io_uring_submit failing (the kernel out of memory for requests) ends the
+// read with that error, on every lane count; it used to wait forever for
+// reads the kernel never took.
+TEST_F(ReadLanesTest, SubmitsThatFailEndTheReadWithTheError) {
+  for (unsigned lanes = 1; lanes <= 4; ++lanes) {
+    Status s;
+    std::string why;
+    // The lanes are started by this thread, so its filter applies to them.
+    std::thread reader([&] {
+      why = ckpt::testing::FailIoUringSubmitsOnThisThread();
+      size_t failed = 99;
+      if (why.empty()) s = Read(lanes, &failed);
+    });
+    reader.join();
+    if (!why.empty()) GTEST_SKIP() << "cannot make io_uring submits fail here: " << why;
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << lanes << " lanes: " << s.ToString();
+    EXPECT_NE(s.message().find("io_uring_submit"), std::string::npos) << s.ToString();
+  }
+  size_t failed = 99;
+  ASSERT_TRUE(Read(4, &failed).ok()) << "the same reads work where submits do";
+  EXPECT_EQ(restored_, saved_);
 }
 
 // One lane per CPU the caller may run on, at most 4: a job pinned to one

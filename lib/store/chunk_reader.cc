@@ -187,7 +187,9 @@ Status Store::Rep::ReadChunksLane(const std::vector<ChunkRead>& reads, const std
     }
     stop->store(true, std::memory_order_relaxed);
   };
-  size_t next = 0, in_flight = 0;
+  // in_flight: reads issued and not yet completed; of them, `queued` are
+  // still in the submission queue, not yet taken by the kernel.
+  size_t next = 0, in_flight = 0, queued = 0;
   while (true) {
     while (first.ok() && !stop->load(std::memory_order_relaxed) && next < reads.size() && !free_ops.empty()) {
       const ChunkRead& r = reads[next];
@@ -229,11 +231,20 @@ Status Store::Rep::ReadChunksLane(const std::vector<ChunkRead>& reads, const std
       io_uring_prep_readv(sqe, *fd, op.iov, want > bulk ? 2 : 1, start);
       io_uring_sqe_set_data64(sqe, slot);
       ++in_flight;
+      ++queued;
       ++next;
     }
     if (in_flight == 0) break;
     int s = io_uring_submit(&ring);
-    if (s < 0) fail(next, ErrnoStatus("io_uring_submit", -s));  // what is queued still completes
+    if (s >= 0) {
+      queued -= std::min<size_t>(queued, static_cast<size_t>(s));
+    } else {
+      fail(next, ErrnoStatus("io_uring_submit", -s));
+      // Reads the kernel never took never complete: wait only for those it
+      // has (the next round submits the rest again). With none, stop here;
+      // io_uring_queue_exit drops the queued ones unread.
+      if (in_flight == queued) break;
+    }
     io_uring_cqe* cqe = nullptr;
     do s = io_uring_wait_cqe(&ring, &cqe);
     while (s == -EINTR);

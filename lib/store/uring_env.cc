@@ -7,6 +7,8 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -49,33 +51,40 @@ class UringSegmentFile final : public WritableSegmentFile {
       io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(slices.size()), offset);
     }
     io_uring_sqe_set_data64(sqe, tag);
-    int rc = io_uring_submit(&ring_);
-    if (rc < 0) return ErrnoStatus("io_uring_submit " + path_, -rc);
+    const int rc = io_uring_submit(&ring_);
+    if (rc < 0) {
+      // The kernel did not take the request, but it stays in the submission
+      // queue and the next submit would send it: a write reported as failed
+      // would then run, from memory its owner has taken back. Make it a
+      // no-op whose completion nobody sees.
+      io_uring_prep_nop(sqe);
+      io_uring_sqe_set_data64(sqe, kDroppedTag);
+      iovecs_.erase(tag);
+      return ErrnoStatus("io_uring_submit " + path_, -rc);
+    }
     return Status::OK();
   }
 
   Result<Completion> WaitCompletion() override {
-    struct io_uring_cqe* cqe = nullptr;
-    int rc;
-    do {
-      rc = io_uring_wait_cqe(&ring_, &cqe);
-    } while (rc == -EINTR);
-    if (rc < 0) return ErrnoStatus("io_uring_wait_cqe " + path_, -rc);
-    Completion c{io_uring_cqe_get_data64(cqe), cqe->res};
-    io_uring_cqe_seen(&ring_, cqe);
-    iovecs_.erase(c.tag);
-    return c;
+    for (;;) {
+      struct io_uring_cqe* cqe = nullptr;
+      int rc;
+      do {
+        rc = io_uring_wait_cqe(&ring_, &cqe);
+      } while (rc == -EINTR);
+      if (rc < 0) return ErrnoStatus("io_uring_wait_cqe " + path_, -rc);
+      if (std::optional<Completion> c = Take(cqe)) return *c;
+    }
   }
 
   Result<std::optional<Completion>> PollCompletion() override {
-    struct io_uring_cqe* cqe = nullptr;
-    const int rc = io_uring_peek_cqe(&ring_, &cqe);
-    if (rc == -EAGAIN) return std::optional<Completion>();
-    if (rc < 0) return ErrnoStatus("io_uring_peek_cqe " + path_, -rc);
-    Completion c{io_uring_cqe_get_data64(cqe), cqe->res};
-    io_uring_cqe_seen(&ring_, cqe);
-    iovecs_.erase(c.tag);
-    return std::optional<Completion>(c);
+    for (;;) {
+      struct io_uring_cqe* cqe = nullptr;
+      const int rc = io_uring_peek_cqe(&ring_, &cqe);
+      if (rc == -EAGAIN) return std::optional<Completion>();
+      if (rc < 0) return ErrnoStatus("io_uring_peek_cqe " + path_, -rc);
+      if (std::optional<Completion> c = Take(cqe)) return c;
+    }
   }
 
   Status DataSync() override {
@@ -95,6 +104,18 @@ class UringSegmentFile final : public WritableSegmentFile {
   bool direct_io() const override { return direct_; }
 
  private:
+  // The tag of a request turned into a no-op after its submit failed.
+  static constexpr uint64_t kDroppedTag = ~uint64_t{0};
+
+  // Consumes `cqe`: its completion, or nothing for a dropped request.
+  std::optional<Completion> Take(io_uring_cqe* cqe) {
+    const Completion c{io_uring_cqe_get_data64(cqe), cqe->res};
+    io_uring_cqe_seen(&ring_, cqe);
+    if (c.tag == kDroppedTag) return std::nullopt;
+    iovecs_.erase(c.tag);
+    return c;
+  }
+
   int fd_;
   bool direct_;
   std::string path_;
