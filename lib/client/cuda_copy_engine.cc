@@ -294,6 +294,7 @@ class CudaCopyEngine final : public CopyEngine {
   // hands it to the completion thread; or reports `s` at once.
   void Enqueue(int device, Device* d, Status s, Done done) {
     cudaEvent_t event = nullptr;
+    const bool issued = s.ok();
     if (s.ok()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -309,6 +310,9 @@ class CudaCopyEngine final : public CopyEngine {
     }
     if (!s.ok()) {
       if (event != nullptr) (void)cudaEventDestroy(event);
+      // The copy was queued but cannot be tracked: wait for the stream, so
+      // that `done` never gives back memory a copy may still use.
+      if (issued) (void)cudaStreamSynchronize(d->stream);
       return done(s);
     }
     completions_.Push(Pending{event, device, std::move(done)});
