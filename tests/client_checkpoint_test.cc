@@ -18,6 +18,7 @@ namespace {
 using ckpt::testing::OpenClient;
 using ckpt::testing::FloatWeights;
 using ckpt::testing::RandomBytes;
+using ckpt::testing::Refill;
 using ckpt::testing::ScratchDir;
 using ckpt::testing::SmallClientOptions;
 using ckpt::testing::kChunk;
@@ -33,12 +34,6 @@ CheckpointStats Durable(Client* c, uint64_t step) {
   EXPECT_TRUE(t->durable());
   EXPECT_EQ(t->step(), step);
   return t->stats();
-}
-
-// New content in place: the region's memory must stay where it was protected.
-void Refill(std::vector<uint8_t>* v, uint64_t seed) {
-  const auto fresh = RandomBytes(v->size(), seed);
-  std::memcpy(v->data(), fresh.data(), fresh.size());
 }
 
 size_t SegmentFileCount(const std::string& store_dir) {

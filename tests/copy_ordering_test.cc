@@ -26,6 +26,7 @@ namespace {
 using ckpt::testing::HostCopyEngineOptions;
 using ckpt::testing::HostCopyEngineStats;
 using ckpt::testing::RandomBytes;
+using ckpt::testing::Refill;
 using ckpt::testing::ScopedCopyEngineFactory;
 using ckpt::testing::ScratchDir;
 
@@ -55,11 +56,6 @@ struct LateClient {
     if (c.ok()) client = std::move(c).value();
   }
 };
-
-void Refill(std::vector<uint8_t>* v, uint64_t seed) {
-  const auto fresh = RandomBytes(v->size(), seed);
-  std::memcpy(v->data(), fresh.data(), fresh.size());
-}
 
 struct Params {
   bool simulate_device;  // device path: snapshot points, pinned pool, restore through staging

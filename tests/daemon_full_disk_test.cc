@@ -23,11 +23,6 @@ TEST_F(DaemonFullDiskTest, TheDaemonOutlivesAFullDiskAndCommitsAgainOnceSpaceIsF
   // The socket and the daemon's log live off the small disk.
   DaemonProcess daemon(mount_point_ + "/store", scratch_.Sub("sock"));
   std::vector<uint8_t> data = RandomBytes(1 << 20, 1);
-  // New bytes in place: the protected region must not move.
-  auto refill = [&data](uint64_t seed) {
-    const std::vector<uint8_t> fresh = RandomBytes(data.size(), seed);
-    std::copy(fresh.begin(), fresh.end(), data.begin());
-  };
   auto client = OpenClient(DaemonOptions(daemon.socket(), "job"));
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
@@ -40,25 +35,19 @@ TEST_F(DaemonFullDiskTest, TheDaemonOutlivesAFullDiskAndCommitsAgainOnceSpaceIsF
   // in the catalog once its log needs room.
   const std::string filler = mount_point_ + "/filler";
   FillWithFile(filler);
-  const std::vector<uint8_t> unchanged = data;
-  refill(2);
+  Refill(&data, 2);
   uint64_t step = 1;
   auto changed = client->checkpoint(++step);
   ASSERT_TRUE(changed.ok());
   Status s = changed->wait_durable();
   EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
-  std::copy(unchanged.begin(), unchanged.end(), data.begin());
-  Status failed;
-  while (failed.ok() && step < 200) {
-    auto t = client->checkpoint(++step);
-    ASSERT_TRUE(t.ok());
-    failed = t->wait_durable();
-  }
+  Refill(&data, 1);  // back to the committed bytes
+  Status failed = CheckpointUntilRefused(*client, &step);
   EXPECT_TRUE(failed.IsNoSpace()) << failed.ToString();
   EXPECT_TRUE(daemon.Running()) << daemon.Log();
 
   ASSERT_EQ(::unlink(filler.c_str()), 0);
-  refill(3);
+  Refill(&data, 3);
   const std::vector<uint8_t> expected = data;
   auto again = client->checkpoint(++step);
   ASSERT_TRUE(again.ok());

@@ -19,11 +19,7 @@
 namespace ckpt {
 namespace {
 
-// Refills a protected buffer in place (its address must not change).
-void Refill(std::vector<uint8_t>* data, uint64_t seed) {
-  const std::vector<uint8_t> fresh = testing::RandomBytes(data->size(), seed);
-  std::copy(fresh.begin(), fresh.end(), data->begin());
-}
+using testing::Refill;
 
 class DiskFullTest : public testing::SmallDiskTest {
  protected:
@@ -141,12 +137,7 @@ TEST_F(DiskFullTest, SameClientCheckpointsAgainOnceSpaceIsFreedEvenAfterTheCatal
   const std::string filler = mount_point_ + "/filler";
   FillWithFile(filler);
   uint64_t step = 1;
-  Status failed;
-  while (failed.ok() && step < 200) {
-    auto t = (*client)->checkpoint(++step);
-    ASSERT_TRUE(t.ok());
-    failed = t->wait_durable();
-  }
+  Status failed = CheckpointUntilRefused(**client, &step);
   ASSERT_TRUE(failed.IsNoSpace()) << failed.ToString();
   EXPECT_EQ((*client)->latest_step(), step - 1);
 

@@ -1,6 +1,7 @@
 // A disk that fills up on demand, for the full-disk tests: a small tmpfs
 // mounted for the test (root only; the test is skipped with the reason
-// elsewhere), and a file that takes whatever space is left on it.
+// elsewhere), a file that takes whatever space is left on it, and
+// checkpoints taken until the full disk refuses one.
 #pragma once
 
 #include <fcntl.h>
@@ -49,6 +50,21 @@ class SmallDiskTest : public ::testing::Test {
       }
     }
     ::close(fd);
+  }
+
+  // Checkpoints steps *step + 1, *step + 2, ... (up to 200) until one is
+  // refused; returns why, and leaves *step at the refused one.
+  static Status CheckpointUntilRefused(Client& client, uint64_t* step) {
+    Status refused;
+    while (refused.ok() && *step < 200) {
+      auto t = client.checkpoint(++*step);
+      if (!t.ok()) {
+        ADD_FAILURE() << "checkpoint() itself failed: " << t.status().ToString();
+        return t.status();
+      }
+      refused = t->wait_durable();
+    }
+    return refused;
   }
 
   ScratchDir scratch_;

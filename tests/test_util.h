@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -55,6 +56,13 @@ inline std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
   }
   for (; i < n; ++i) out[i] = static_cast<uint8_t>(rng());
   return out;
+}
+
+// New deterministic content in place: a protected region's memory must stay
+// where it was protected.
+inline void Refill(std::vector<uint8_t>* v, uint64_t seed) {
+  const std::vector<uint8_t> fresh = RandomBytes(v->size(), seed);
+  std::copy(fresh.begin(), fresh.end(), v->begin());
 }
 
 // float32 values as a trained network holds them (normal, small magnitude).
