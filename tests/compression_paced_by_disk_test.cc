@@ -62,7 +62,10 @@ struct PacedRun {
   bool restored_exactly = false;
 };
 
-PacedRun CheckpointWeights(PacedDiskEnv::Disk disk, Compression compression, uint32_t mbps = 0) {
+// Checkpoints `w` as one float32 region of 1 MiB chunks through a disk that
+// looks `disk`, then restores it over a scribbled copy.
+PacedRun CheckpointFloats(PacedDiskEnv::Disk disk, Compression compression, std::vector<float> w,
+                          uint32_t mbps = 0) {
   ScratchDir dir;
   PacedDiskEnv env(disk);
   Options o;
@@ -76,7 +79,6 @@ PacedRun CheckpointWeights(PacedDiskEnv::Disk disk, Compression compression, uin
   PacedRun run;
   auto c = OpenClient(o);
   if (!c) return run;
-  std::vector<float> w = FloatWeights(size_t{4} << 20, 9);  // 16 MiB
   const std::vector<float> saved = w;
   EXPECT_TRUE(c->protect("w", w.data(), w.size() * 4, ElementType::kFloat32).ok());
   auto t = c->checkpoint(1);
@@ -90,6 +92,10 @@ PacedRun CheckpointWeights(PacedDiskEnv::Disk disk, Compression compression, uin
   EXPECT_TRUE(restored.ok()) << restored.status().ToString();
   run.restored_exactly = w == saved;
   return run;
+}
+
+PacedRun CheckpointWeights(PacedDiskEnv::Disk disk, Compression compression, uint32_t mbps = 0) {
+  return CheckpointFloats(disk, compression, FloatWeights(size_t{4} << 20, 9), mbps);  // 16 MiB
 }
 
 TEST(CompressionPacedByDisk, ABusyDiskGetsChunksCompressedOnceWritesAreQueued) {
@@ -111,6 +117,25 @@ TEST(CompressionPacedByDisk, AnIdleDiskGetsRawChunks) {
   EXPECT_GE(idle.stats.written_bytes, idle.stats.logical_bytes);
   EXPECT_LE(idle.stats.written_bytes, idle.stats.logical_bytes + 16 * 4096);
   EXPECT_GT(idle.stats.written_bytes, busy.stats.written_bytes);
+}
+
+TEST(CompressionPacedByDisk, AnIdleDiskStillGetsUniformChunksCompressed) {
+  // Half of the chunks are each one byte repeated (the optimizer state of
+  // frozen parameters is all zeros), a different byte each so that none is a
+  // duplicate of another; the first of them opens the checkpoint, before
+  // anything is queued. They cost less to compress than to write, so even
+  // an idle disk gets them compressed; the weights between them go raw.
+  constexpr size_t kChunkFloats = size_t{1} << 18;  // 1 MiB
+  std::vector<float> w = FloatWeights(16 * kChunkFloats, 9);
+  for (size_t c = 0; c < 16; c += 2)
+    std::memset(w.data() + c * kChunkFloats, static_cast<int>(c * 7), kChunkFloats * sizeof(float));
+  const PacedRun run = CheckpointFloats(PacedDiskEnv::Disk::kIdle, Compression::kAuto, w);
+  EXPECT_TRUE(run.restored_exactly);
+  EXPECT_EQ(run.stats.logical_bytes, size_t{16} << 20);
+  // The 8 raw chunks and their padding; the 8 uniform ones take a few
+  // hundred bytes each.
+  EXPECT_GE(run.stats.written_bytes, size_t{8} << 20);
+  EXPECT_LE(run.stats.written_bytes, (size_t{8} << 20) + 16 * 4096);
 }
 
 TEST(CompressionPacedByDisk, AFixedTargetSpeedIgnoresTheDisk) {

@@ -138,7 +138,12 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
   // sweep, unless the copy into staging already did.
   ChunkHash hash;
   uint64_t raw_checksum = 0;
-  const bool raw_only = options_.compression == Compression::kOff || (paced_by_disk_ && !PacedCompression(size));
+  // A uniform chunk is compressed whatever the disk's backlog (the encoder
+  // does so too): it costs less than writing it, and it is no sample of what
+  // compression costs.
+  const bool uniform = paced_by_disk_ && IsUniformChunk(data, size);
+  const bool raw_only =
+      options_.compression == Compression::kOff || (paced_by_disk_ && !uniform && !PacedCompression(size));
   if (digest != nullptr) {
     hash = digest->hash;
     raw_checksum = digest->checksum;
@@ -170,7 +175,8 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
       encoded.ok() && out >= 0 && reinterpret_cast<const uint8_t*>(encoded->payload.data()) == outputs_[out];
   if (out >= 0 && !payload_in_output) free_outputs_.push_back(out);
   if (!encoded.ok()) return encoded.status();
-  if (paced_by_disk_ && !raw_only) pacer_.Compressed(size, NowS() - encode_start_s, segments_->BytesInFlight());
+  if (paced_by_disk_ && !raw_only && !uniform)
+    pacer_.Compressed(size, NowS() - encode_start_s, segments_->BytesInFlight());
   RecordHeader header;
   header.codec = encoded->codec;
   header.plane_width = encoded->plane_width;

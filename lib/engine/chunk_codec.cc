@@ -90,6 +90,13 @@ std::string_view View(const uint8_t* p, size_t n) { return {reinterpret_cast<con
 
 }  // namespace
 
+bool IsUniformChunk(const uint8_t* data, size_t size) {
+  // Every byte equals the next one: memcmp of the chunk against itself one
+  // byte on (memcmp takes overlapping ranges), which stops at the first
+  // difference.
+  return size > 0 && std::memcmp(data, data + 1, size - 1) == 0;
+}
+
 void SplitBytePlanes(const uint8_t* in, size_t size, size_t width, uint8_t* out) {
   const size_t n = size / width;
   SplitToPlanes(in, n, width, Contiguous(out, n, width).data());
@@ -191,6 +198,9 @@ Result<EncodedChunk> ChunkEncoder::Encode(const uint8_t* data, size_t size, size
   if (cctx_ == nullptr || (compression_ == Compression::kAuto && plane_cctx_ == nullptr))
     return Status::IOError("zstd: could not create a compression context");
   if (compression_ != Compression::kAuto) return EncodeWhole(data, size, element_size, out);
+  // A uniform chunk costs less to compress than to write: always, unpaced,
+  // and no byte planes (one run of one byte is what zstd shrinks best).
+  if (IsUniformChunk(data, size)) return EncodeWhole(data, size, 1, out);
   if (target_bytes_per_s_ <= 0) return EncodeAuto(data, size, element_size, out);
   // Compress only when the time this chunk is expected to take (at the last
   // compressed chunk's speed) still fits the budget of the bytes seen.

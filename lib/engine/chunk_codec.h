@@ -18,6 +18,9 @@
 //          kRaw without splitting at all. With zstd_level 1 planes are
 //          entropy-coded only (kAutoPlaneLevel); with a higher level, at it.
 //          1-byte types: the whole chunk at zstd_level if its sample pays.
+//          A uniform chunk (IsUniformChunk) skips all of that: one zstd
+//          frame of the whole chunk at zstd_level, always, whatever the
+//          pacing below.
 // Pacing (kAuto with a target speed, Options::auto_compression_mbps): the
 // encoder keeps the wall time it spent compressing within bytes seen /
 // target; a chunk whose expected cost (at the last compressed chunk's speed)
@@ -150,6 +153,13 @@ class ChunkDecoder {
   void* dctx_ = nullptr;  // ZSTD_DCtx
   std::vector<uint8_t> planes_;
 };
+
+// Whether every byte of the chunk is the same (size > 0): zeros, mostly (the
+// optimizer state of frozen parameters, padding, buffers not yet written).
+// Such a chunk compresses to a few bytes faster than the disk writes it, so
+// kAuto compresses it whatever the pacing. Reads only as far as the first
+// byte that differs: most chunks cost a few bytes.
+bool IsUniformChunk(const uint8_t* data, size_t size);
 
 // The byte-plane transform on its own (exposed for tests and benches): the
 // first size / width * width bytes are split or joined; a tail is untouched.
