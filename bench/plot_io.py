@@ -24,7 +24,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-ORDER = ["synthetic-off", "synthetic-auto", "synthetic-on", "snapshots-off", "snapshots-auto", "snapshots-on"]
+ORDER = ["synthetic-off", "synthetic-auto", "synthetic-on", "snapshots-off", "snapshots-auto", "snapshots-on",
+         "finetune-off", "finetune-auto", "finetune-on"]
 
 
 def load(folder):
