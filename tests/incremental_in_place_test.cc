@@ -9,15 +9,14 @@
 #include <vector>
 
 #include "ckpt/client.h"
-#include "client/testing_hooks.h"
+#include "counting_client.h"
 #include "test_util.h"
 
 namespace ckpt {
 namespace {
 
-using ckpt::testing::HostCopyEngineOptions;
-using ckpt::testing::HostCopyEngineStats;
-using ckpt::testing::ScopedCopyEngineFactory;
+using ckpt::testing::CheckpointDurably;
+using ckpt::testing::CountingClient;
 using ckpt::testing::ScratchDir;
 
 constexpr size_t kChunk = 64 << 10;
@@ -33,38 +32,17 @@ Options TestOptions(const ScratchDir& dir) {
   return o;
 }
 
-// A client whose host copy engine counts the copies into staging.
-struct CountingClient {
-  explicit CountingClient(const Options& o, bool simulate_device = false) {
-    HostCopyEngineOptions eo;
-    eo.stats = stats;
-    eo.simulate_device = simulate_device;
-    ScopedCopyEngineFactory use([eo] { return ckpt::testing::NewHostCopyEngine(eo); });
-    client = ckpt::testing::OpenClient(o);
-  }
-  std::shared_ptr<HostCopyEngineStats> stats = std::make_shared<HostCopyEngineStats>();
-  std::unique_ptr<Client> client;
-};
-
-CheckpointStats Checkpoint(Client& c, uint64_t step) {
-  auto t = c.checkpoint(step);
-  EXPECT_TRUE(t.ok()) << t.status().ToString();
-  if (!t.ok()) return {};
-  EXPECT_TRUE(t->wait_durable().ok()) << t->status().ToString();
-  return t->stats();
-}
-
 TEST(IncrementalInPlace, UnchangedChunksAreNeitherCopiedNorWritten) {
   ScratchDir dir;
   auto data = ckpt::testing::RandomBytes(kChunks * kChunk, 1);
   CountingClient cc(TestOptions(dir));
   ASSERT_NE(cc.client, nullptr);
   ASSERT_TRUE(cc.client->protect("w", data.data(), data.size(), ElementType::kFloat32).ok());
-  Checkpoint(*cc.client, 1);
+  CheckpointDurably(*cc.client, 1);
   EXPECT_EQ(cc.stats->to_staging.load(), kChunks);
 
   data[3 * kChunk + 17] ^= 0x40;  // one byte of chunk 3
-  const CheckpointStats s = Checkpoint(*cc.client, 2);
+  const CheckpointStats s = CheckpointDurably(*cc.client, 2);
   EXPECT_EQ(cc.stats->to_staging.load(), kChunks + 1);  // only chunk 3 copied
   EXPECT_EQ(s.new_chunks, 1u);
   EXPECT_GE(s.written_bytes, kChunk);
@@ -83,9 +61,9 @@ TEST(IncrementalInPlace, NothingChangedCopiesNothing) {
   CountingClient cc(TestOptions(dir));
   ASSERT_NE(cc.client, nullptr);
   ASSERT_TRUE(cc.client->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
-  Checkpoint(*cc.client, 1);
+  CheckpointDurably(*cc.client, 1);
   const uint64_t first = cc.stats->to_staging.load();
-  const CheckpointStats s = Checkpoint(*cc.client, 2);
+  const CheckpointStats s = CheckpointDurably(*cc.client, 2);
   EXPECT_EQ(cc.stats->to_staging.load(), first);
   EXPECT_EQ(s.new_chunks, 0u);
   EXPECT_EQ(s.written_bytes, 0u);
@@ -100,7 +78,7 @@ TEST(IncrementalInPlace, AfterRestoreTheRestoredCheckpointIsTheParent) {
     auto c = ckpt::testing::OpenClient(TestOptions(dir));
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(c->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
-    Checkpoint(*c, 1);
+    CheckpointDurably(*c, 1);
   }
   std::vector<uint8_t> data(saved.size(), 0);
   CountingClient cc(TestOptions(dir));
@@ -109,7 +87,7 @@ TEST(IncrementalInPlace, AfterRestoreTheRestoredCheckpointIsTheParent) {
   ASSERT_TRUE(cc.client->restore().ok());
   EXPECT_EQ(data, saved);
   data[0] ^= 1;  // chunk 0 changes
-  const CheckpointStats s = Checkpoint(*cc.client, 2);
+  const CheckpointStats s = CheckpointDurably(*cc.client, 2);
   EXPECT_EQ(cc.stats->to_staging.load(), 1u);
   EXPECT_EQ(s.new_chunks, 1u);
   std::vector<uint8_t> expect = data;
@@ -126,8 +104,8 @@ TEST(IncrementalInPlace, DeviceRegionsAreAlwaysCopied) {
   CountingClient cc(TestOptions(dir), /*simulate_device=*/true);
   ASSERT_NE(cc.client, nullptr);
   ASSERT_TRUE(cc.client->protect("w", data.data(), data.size(), ElementType::kBytes).ok());
-  Checkpoint(*cc.client, 1);
-  const CheckpointStats s = Checkpoint(*cc.client, 2);
+  CheckpointDurably(*cc.client, 1);
+  const CheckpointStats s = CheckpointDurably(*cc.client, 2);
   EXPECT_EQ(cc.stats->to_staging.load(), 2 * kChunks);
   EXPECT_EQ(s.new_chunks, 0u);
 }
@@ -139,7 +117,7 @@ TEST(IncrementalInPlace, ARegionOfAnotherSizeIsCopiedInFull) {
     auto c = ckpt::testing::OpenClient(TestOptions(dir));
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(c->protect("w", big.data(), big.size(), ElementType::kBytes).ok());
-    Checkpoint(*c, 1);
+    CheckpointDurably(*c, 1);
     ASSERT_TRUE(c->restore(1).ok());  // parent: step 1
   }
   // Same name, half the size: no parent hashes apply, every chunk is copied.
@@ -147,7 +125,7 @@ TEST(IncrementalInPlace, ARegionOfAnotherSizeIsCopiedInFull) {
   CountingClient cc(TestOptions(dir));
   ASSERT_NE(cc.client, nullptr);
   ASSERT_TRUE(cc.client->protect("w", half.data(), half.size(), ElementType::kBytes).ok());
-  Checkpoint(*cc.client, 2);
+  CheckpointDurably(*cc.client, 2);
   EXPECT_EQ(cc.stats->to_staging.load(), kChunks / 2);
   const auto expect = half;
   std::memset(half.data(), 0, half.size());
@@ -167,13 +145,13 @@ TEST(IncrementalInPlace, RegionsWithAndWithoutAParentKeepTheirChunksApart) {
   ASSERT_NE(cc.client, nullptr);
   ASSERT_TRUE(cc.client->protect("a", a.data(), a.size(), ElementType::kBytes).ok());
   ASSERT_TRUE(cc.client->protect("b", b.data(), b.size(), ElementType::kBytes).ok());
-  Checkpoint(*cc.client, 1);
+  CheckpointDurably(*cc.client, 1);
   ASSERT_TRUE(cc.client->protect("c", c.data(), c.size(), ElementType::kBytes).ok());
   const uint64_t first = cc.stats->to_staging.load();
   a[kChunks * kChunk + 100] ^= 1;  // a's short last chunk
   a[2 * kChunk] ^= 1;              // a's chunk 2
   b[0] ^= 1;                       // b's chunk 0
-  const CheckpointStats s = Checkpoint(*cc.client, 2);
+  const CheckpointStats s = CheckpointDurably(*cc.client, 2);
   // Three changed chunks, and the new region's eight.
   EXPECT_EQ(cc.stats->to_staging.load() - first, 3 + kChunks);
   EXPECT_EQ(s.new_chunks, 3 + kChunks);

@@ -21,6 +21,7 @@
 #include "client/ticket_ledger.h"
 #include "client/ticket_state.h"
 #include "engine/checkpoint_writer.h"
+#include "engine/chunk_codec.h"
 #include "engine/chunk_hash.h"
 #include "store/store_rep.h"
 #include "util/blocking_queue.h"
@@ -207,7 +208,8 @@ class Client::Impl {
   struct WorkItem {
     // kUnchanged: a host chunk hashed in place and found equal to the
     // parent's chunk `hash`; nothing was copied.
-    enum Kind { kBegin, kChunk, kUnchanged, kEnd } kind;
+    // kUniform: a host chunk whose bytes all equal `byte`; nothing was copied.
+    enum Kind { kBegin, kChunk, kUnchanged, kUniform, kEnd } kind;
     std::shared_ptr<Request> request;
     size_t region = 0;
     size_t index = 0;
@@ -215,6 +217,7 @@ class Client::Impl {
     size_t size = 0;
     Status copy_error;  // kEnd: why the copy failed, if it did
     ChunkHash hash;     // kUnchanged
+    uint8_t byte = 0;   // kUniform
   };
 
   // The chunk hashes of the newest checkpoint this client committed or
@@ -315,10 +318,18 @@ class Client::Impl {
       for (size_t r = 0; r < request->regions.size() && !stop; ++r) {
         const Region& region = request->regions[r];
         const std::vector<ChunkHash>* parent_chunks = parent_chunks_of[r];
+        // Uniform chunks (the zeros of frozen parameters' optimizer state,
+        // padding) are found in place, like unchanged ones, and the writer
+        // stores them without their bytes, compressed to a few hundred: so
+        // with compression on, they take no copy, staging slot or hash pass.
+        // memcmp stops at the first byte that differs: other chunks cost
+        // next to nothing. Off stores every chunk as copied.
+        const bool uniform_in_place =
+            options_.compression != Compression::kOff && copy_engine_->host_addressable(region.location);
         for (size_t offset = 0; offset < region.bytes; offset += options_.chunk_bytes) {
+          const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
+          const size_t index = offset / options_.chunk_bytes;
           if (parent_chunks != nullptr) {
-            const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
-            const size_t index = offset / options_.chunk_bytes;
             const ChunkHash hash = hasher_.Get(hashed++);
             if (hash == (*parent_chunks)[index]) {
               WorkItem item{WorkItem::kUnchanged, request, r, index, -1, size, {}};
@@ -326,6 +337,12 @@ class Client::Impl {
               work_.Push(std::move(item));
               continue;
             }
+          }
+          if (uniform_in_place && IsUniformChunk(region.data + offset, size)) {
+            WorkItem item{WorkItem::kUniform, request, r, index, -1, size, {}};
+            item.byte = region.data[offset];
+            work_.Push(std::move(item));
+            continue;
           }
           const int slot = pool_->Acquire();
           if (slot < 0) {
@@ -339,8 +356,6 @@ class Client::Impl {
             stop = true;
             break;
           }
-          const size_t size = std::min(options_.chunk_bytes, region.bytes - offset);
-          const size_t index = offset / options_.chunk_bytes;
           pending->fetch_add(1);
           slot_digests_[slot].reset();
           copy_engine_->CopyToStaging(
@@ -411,8 +426,11 @@ class Client::Impl {
           }
           break;
         case WorkItem::kUnchanged:
+        case WorkItem::kUniform:
           if (status.ok()) {
-            status = writer_->AddUnchangedChunk(item->region, item->index, item->hash, item->size);
+            status = item->kind == WorkItem::kUnchanged
+                         ? writer_->AddUnchangedChunk(item->region, item->index, item->hash, item->size)
+                         : writer_->AddUniformChunk(item->region, item->index, item->size, item->byte);
             if (!status.ok()) writer_->Abort();
           }
           break;

@@ -52,6 +52,19 @@ namespace {
 double NowS() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+// Tells the pacer when a chunk reached the writer and when the writer was
+// done with it: it learns how long the writer waits for chunks.
+class PacerVisit {
+ public:
+  explicit PacerVisit(CompressionPacer& pacer) : pacer_(pacer) { pacer_.Arrived(NowS()); }
+  ~PacerVisit() { pacer_.Returned(NowS()); }
+  PacerVisit(const PacerVisit&) = delete;
+  PacerVisit& operator=(const PacerVisit&) = delete;
+
+ private:
+  CompressionPacer& pacer_;
+};
 }  // namespace
 
 bool CheckpointWriter::PacedCompression(size_t size) {
@@ -119,25 +132,33 @@ Status CheckpointWriter::AddChunk(size_t region, size_t index, const uint8_t* da
   return s;
 }
 
-Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t* data, size_t size,
-                                      const ChunkDigest* digest, std::function<void()>* release) {
+Result<ManifestRegion*> CheckpointWriter::ChunkOf(size_t region, size_t index, size_t size) {
   if (!active_) return Status::FailedPrecondition("no checkpoint begun");
   if (region >= manifest_.regions.size() || index >= manifest_.regions[region].chunks.size())
     return Status::InvalidArgument("chunk outside the checkpoint's regions");
   ManifestRegion& r = manifest_.regions[region];
   const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
   if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
-  // The pacer learns how long the writer waits for chunks.
-  pacer_.Arrived(NowS());
-  struct Returning {
-    CompressionPacer& pacer;
-    ~Returning() { pacer.Returned(NowS()); }
-  } returning{pacer_};
+  return &r;
+}
+
+Result<bool> CheckpointWriter::Holds(const ChunkHash& hash, size_t size) {
+  if (new_chunks_.count(hash)) return true;  // equal to a chunk of this checkpoint
+  auto existing = store_->rep()->catalog().GetChunk(hash);
+  if (!existing.ok()) return existing.status();
+  return existing->has_value() && (*existing)->raw_len == size;  // unchanged
+}
+
+Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t* data, size_t size,
+                                      const ChunkDigest* digest, std::function<void()>* release) {
+  auto r = ChunkOf(region, index, size);
+  if (!r.ok()) return r.status();
+  const PacerVisit visit(pacer_);
 
   // Uncompressed, a chunk is its own payload: hash and checksum it in one
   // sweep, unless the copy into staging already did.
   ChunkHash hash;
-  uint64_t raw_checksum = 0;
+  std::optional<uint64_t> raw_checksum;
   // A uniform chunk is compressed whatever the disk's backlog (the encoder
   // does so too): it costs less than writing it, and it is no sample of what
   // compression costs.
@@ -148,50 +169,74 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
     hash = digest->hash;
     raw_checksum = digest->checksum;
   } else if (raw_only) {
-    HashAndChecksum(data, size, &hash, &raw_checksum);
+    HashAndChecksum(data, size, &hash, &raw_checksum.emplace());
   } else {
     hash = HashChunk(data, size);
   }
-  r.chunks[index] = hash;
+  (*r)->chunks[index] = hash;
   filled_[region][index] = true;
-  if (new_chunks_.count(hash)) return Status::OK();  // equal to a chunk of this checkpoint
-  auto existing = store_->rep()->catalog().GetChunk(hash);
-  if (!existing.ok()) return existing.status();
-  if (existing->has_value() && (*existing)->raw_len == size) return Status::OK();  // unchanged
+  auto held = Holds(hash, size);
+  if (!held.ok() || *held) return held.status();
 
-  if (!segment_open_) {
-    segment_id_ = store_->rep()->NewSegmentId();
-    CKPT_RETURN_IF_ERROR(segments_->Start(store_->rep()->SegmentPath(segment_id_)));
-    segment_open_ = true;
-  }
   // A compressed payload is built in a free output buffer, from which the
   // disk then writes it; with none free, in the encoder's own (copied).
   const int out = raw_only ? -1 : TakeOutputBuffer();
   const double encode_start_s = raw_only ? 0 : NowS();
   Result<EncodedChunk> encoded =
       raw_only ? Result<EncodedChunk>(EncodedChunk{Codec::kRaw, 0, {reinterpret_cast<const char*>(data), size}})
-               : encoder_.Encode(data, size, ElementSize(r.type), out < 0 ? nullptr : outputs_[out]);
+               : encoder_.Encode(data, size, ElementSize((*r)->type), out < 0 ? nullptr : outputs_[out]);
+  if (encoded.ok() && paced_by_disk_ && !raw_only && !uniform)
+    pacer_.Compressed(size, NowS() - encode_start_s, segment_open_ ? segments_->BytesInFlight() : 0);
+  CKPT_RETURN_IF_ERROR(Append(hash, size, encoded, out, raw_checksum, data, release));
+  // Compressing the next chunk may take a while: let the disk have this one.
+  return paced_by_disk_ && !raw_only ? segments_->Flush() : Status::OK();
+}
+
+Status CheckpointWriter::AddUniformChunk(size_t region, size_t index, size_t size, uint8_t byte) {
+  if (options_.compression == Compression::kOff)
+    return Status::FailedPrecondition("a uniform chunk is stored compressed, and compression is off");
+  auto r = ChunkOf(region, index, size);
+  if (!r.ok()) return r.status();
+  const PacerVisit visit(pacer_);
+
+  auto [cached, inserted] = uniform_hashes_.try_emplace({byte, size});
+  if (inserted) cached->second = HashUniformChunk(byte, size);
+  const ChunkHash hash = cached->second;
+  (*r)->chunks[index] = hash;
+  filled_[region][index] = true;
+  auto held = Holds(hash, size);
+  if (!held.ok() || *held) return held.status();
+  const int out = TakeOutputBuffer();
+  auto encoded = encoder_.EncodeUniform(byte, size, out < 0 ? nullptr : outputs_[out]);
+  CKPT_RETURN_IF_ERROR(Append(hash, size, encoded, out, std::nullopt, nullptr, nullptr));
+  return paced_by_disk_ ? segments_->Flush() : Status::OK();
+}
+
+Status CheckpointWriter::Append(const ChunkHash& hash, size_t size, const Result<EncodedChunk>& encoded, int out,
+                                std::optional<uint64_t> raw_checksum, const uint8_t* data,
+                                std::function<void()>* release) {
   const bool payload_in_output =
       encoded.ok() && out >= 0 && reinterpret_cast<const uint8_t*>(encoded->payload.data()) == outputs_[out];
   if (out >= 0 && !payload_in_output) free_outputs_.push_back(out);
   if (!encoded.ok()) return encoded.status();
-  if (paced_by_disk_ && !raw_only && !uniform)
-    pacer_.Compressed(size, NowS() - encode_start_s, segments_->BytesInFlight());
+  if (!segment_open_) {
+    segment_id_ = store_->rep()->NewSegmentId();
+    CKPT_RETURN_IF_ERROR(segments_->Start(store_->rep()->SegmentPath(segment_id_)));
+    segment_open_ = true;
+  }
   RecordHeader header;
   header.codec = encoded->codec;
   header.plane_width = encoded->plane_width;
   header.raw_len = static_cast<uint32_t>(size);
   header.stored_len = static_cast<uint32_t>(encoded->payload.size());
   header.hash = hash;
-  const bool payload_is_data = reinterpret_cast<const uint8_t*>(encoded->payload.data()) == data &&
-                               encoded->payload.size() == size;
-  const bool have_raw_checksum = raw_only || digest != nullptr;
-  header.payload_checksum = have_raw_checksum && payload_is_data
-                                ? raw_checksum
+  const auto* payload = reinterpret_cast<const uint8_t*>(encoded->payload.data());
+  const bool payload_is_data = data != nullptr && payload == data && encoded->payload.size() == size;
+  header.payload_checksum = raw_checksum && payload_is_data
+                                ? *raw_checksum
                                 : Checksum64(encoded->payload.data(), encoded->payload.size());
   // A raw chunk whose memory the caller lends goes to disk from there; a
   // payload in an output buffer likewise.
-  const auto* payload = reinterpret_cast<const uint8_t*>(encoded->payload.data());
   Result<uint64_t> offset =
       release != nullptr && *release && payload_is_data
           ? segments_->AppendBorrowed(header, data, size, std::exchange(*release, nullptr))
@@ -200,8 +245,6 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
                                       [this, out] { free_outputs_.push_back(out); })
           : segments_->Append(header, payload, encoded->payload.size());
   if (!offset.ok()) return offset.status();
-  // Compressing the next chunk may take a while: let the disk have this one.
-  if (paced_by_disk_ && !raw_only) CKPT_RETURN_IF_ERROR(segments_->Flush());
   ChunkLocation loc;
   loc.segment_id = segment_id_;
   loc.offset = *offset;
@@ -215,21 +258,15 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
 }
 
 Status CheckpointWriter::AddUnchangedChunk(size_t region, size_t index, const ChunkHash& hash, size_t size) {
-  if (!active_) return Status::FailedPrecondition("no checkpoint begun");
-  if (region >= manifest_.regions.size() || index >= manifest_.regions[region].chunks.size())
-    return Status::InvalidArgument("chunk outside the checkpoint's regions");
-  ManifestRegion& r = manifest_.regions[region];
-  const uint64_t expected = std::min<uint64_t>(manifest_.chunk_bytes, r.bytes - index * manifest_.chunk_bytes);
-  if (size != expected) return Status::InvalidArgument("chunk of the wrong size");
-  if (!new_chunks_.count(hash)) {
-    auto existing = store_->rep()->catalog().GetChunk(hash);
-    if (!existing.ok()) return existing.status();
-    if (!existing->has_value() || (*existing)->raw_len != size)
-      return Status::Aborted("chunk " + std::to_string(index) + " of region '" + r.name +
-                             "' is unchanged since the parent checkpoint, but the store no longer holds it "
-                             "(garbage-collected meanwhile); take the checkpoint again");
-  }
-  r.chunks[index] = hash;
+  auto r = ChunkOf(region, index, size);
+  if (!r.ok()) return r.status();
+  auto held = Holds(hash, size);
+  if (!held.ok()) return held.status();
+  if (!*held)
+    return Status::Aborted("chunk " + std::to_string(index) + " of region '" + (*r)->name +
+                           "' is unchanged since the parent checkpoint, but the store no longer holds it "
+                           "(garbage-collected meanwhile); take the checkpoint again");
+  (*r)->chunks[index] = hash;
   filled_[region][index] = true;
   return Status::OK();
 }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -72,6 +73,14 @@ class CheckpointWriter {
   // the parent was committed): the checkpoint must then be taken again.
   Status AddUnchangedChunk(size_t region, size_t index, const ChunkHash& hash, size_t size);
 
+  // Chunk `index` of region `region` is `size` bytes that all equal `byte`
+  // (the client found it so in place, IsUniformChunk, and copied nothing).
+  // Stored as AddChunk would store such bytes: referenced when the store or
+  // this checkpoint holds them, else as one small zstd frame
+  // (ChunkEncoder::EncodeUniform). FailedPrecondition with compression off,
+  // where every chunk is stored as it is given.
+  Status AddUniformChunk(size_t region, size_t index, size_t size, uint8_t byte);
+
   // The manifest of the checkpoint just committed: valid after Commit()
   // returned OK, until the next Begin().
   const Manifest& committed_manifest() const { return manifest_; }
@@ -90,6 +99,19 @@ class CheckpointWriter {
   // when the segment writer took the chunk over.
   Status AddChunkImpl(size_t region, size_t index, const uint8_t* data, size_t size,
                       const ChunkDigest* digest, std::function<void()>* release);
+
+  // Region `region`'s manifest entry, after checking that chunk `index` of
+  // `size` bytes belongs to it; a checkpoint must have begun.
+  Result<ManifestRegion*> ChunkOf(size_t region, size_t index, size_t size);
+  // Whether this checkpoint or the store already holds the chunk `hash` of
+  // `size` bytes, so that a reference to it is all the chunk needs.
+  Result<bool> Holds(const ChunkHash& hash, size_t size);
+  // Appends an encoded chunk to this checkpoint's segment (opened on first
+  // use) and records where it went. `out`: the output buffer the payload
+  // is in, or -1. `raw_checksum`: the raw bytes' checksum when known (a raw
+  // payload's own). `data` and `release` as in AddChunkImpl.
+  Status Append(const ChunkHash& hash, size_t size, const Result<EncodedChunk>& encoded, int out,
+                std::optional<uint64_t> raw_checksum, const uint8_t* data, std::function<void()>* release);
 
   std::shared_ptr<Store> store_;
   Options options_;
@@ -116,6 +138,9 @@ class CheckpointWriter {
   Manifest manifest_;
   std::vector<std::vector<bool>> filled_;
   std::unordered_map<ChunkHash, ChunkLocation, ChunkHashHasher> new_chunks_;
+  // HashUniformChunk by (byte, size), kept across checkpoints: the same
+  // zero chunks come back every time.
+  std::map<std::pair<uint8_t, size_t>, ChunkHash> uniform_hashes_;
   bool segment_open_ = false;
   uint64_t segment_id_ = 0;
 };

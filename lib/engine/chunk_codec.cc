@@ -228,6 +228,17 @@ Result<size_t> ChunkEncoder::CompressPlane(const uint8_t* src, size_t size, uint
   return n;
 }
 
+Result<EncodedChunk> ChunkEncoder::EncodeUniform(uint8_t byte, size_t size, uint8_t* out) {
+  if (compression_ == Compression::kOff)
+    return Status::FailedPrecondition("uniform chunks are stored compressed, and compression is off");
+  if (cctx_ == nullptr) return Status::IOError("zstd: could not create a compression context");
+  // The bytes are made in the plane scratch buffer (a chunk's worth,
+  // allocated by Prepare): a raw payload for a tiny chunk is a view of them.
+  if (planes_.size() < size) planes_.resize(size);
+  std::memset(planes_.data(), byte, size);
+  return EncodeWhole(planes_.data(), size, 1, out);
+}
+
 Result<bool> ChunkEncoder::SamplePays(const uint8_t* sample, size_t size, bool plane) {
   const size_t bound = ZSTD_compressBound(size);
   if (compressed_.size() < bound) compressed_.resize(bound);

@@ -97,6 +97,14 @@ class ChunkEncoder {
   // writer lets the disk write it from there.
   Result<EncodedChunk> Encode(const uint8_t* data, size_t size, size_t element_size, uint8_t* out);
 
+  // The payload of `size` bytes that all equal `byte` (a uniform chunk the
+  // client found in place and did not copy): one zstd frame of the whole
+  // chunk, as Encode makes of such bytes under kAuto, whatever the
+  // compression (kOn too); kRaw only for a chunk too small to shrink by
+  // 1/64. `out` as above, or null. FailedPrecondition under kOff, which
+  // stores chunks as they are given.
+  Result<EncodedChunk> EncodeUniform(uint8_t byte, size_t size, uint8_t* out);
+
   // The most bytes an encoded payload of a `size`-byte chunk may take.
   static size_t MaxPayloadBytes(size_t size);
 

@@ -1,5 +1,8 @@
 #include "engine/chunk_hash.h"
 
+#include <algorithm>
+#include <vector>
+
 #define XXH_INLINE_ALL  // 2.4x faster than calling the shared library (PLATFORM.md)
 #include <xxhash.h>
 
@@ -36,6 +39,20 @@ ChunkHash HashChunk(const void* data, size_t size) {
   XXH128_canonicalFromHash(&canonical, XXH3_128bits(data, size));
   ChunkHash h;
   static_assert(sizeof(canonical.digest) == sizeof(h.bytes));
+  __builtin_memcpy(h.bytes.data(), canonical.digest, h.bytes.size());
+  return h;
+}
+
+ChunkHash HashUniformChunk(uint8_t byte, size_t size) {
+  // Streaming XXH3-128 equals the one-shot digest of the same bytes.
+  const std::vector<uint8_t> block(std::min(size, kSweepBlock), byte);
+  XXH3_state_t state;
+  XXH3_128bits_reset(&state);
+  for (size_t off = 0; off < size; off += block.size())
+    XXH3_128bits_update(&state, block.data(), std::min(block.size(), size - off));
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(&state));
+  ChunkHash h;
   __builtin_memcpy(h.bytes.data(), canonical.digest, h.bytes.size());
   return h;
 }

@@ -23,6 +23,11 @@ struct ChunkHash {
 
 ChunkHash HashChunk(const void* data, size_t size);
 
+// HashChunk of `size` bytes that all equal `byte`, without such a buffer:
+// the bytes are fed to the hash from one 64 KiB block, over and over. What
+// the client uses for a uniform chunk it found in place and did not copy.
+ChunkHash HashUniformChunk(uint8_t byte, size_t size);
+
 // XXH3-64 checksum of stored bytes (record payloads and headers).
 uint64_t Checksum64(const void* data, size_t size);
 

@@ -22,7 +22,10 @@
 // restored; a chunk that matches is referenced, neither copied to staging
 // nor written. That hash is the region's bytes as the checkpoint records
 // them, which is why the caller must leave the regions alone until
-// wait_copied() (or guard()) returns. Device regions are always copied.
+// wait_copied() (or guard()) returns. Likewise, with compression on, a host
+// chunk whose bytes are all the same (zeros, mostly) is recognized in place
+// and stored from its byte value, not copied. Device regions are always
+// copied.
 //
 // CUDA (builds with the CUDA backend, GetBuildInfo().cuda_backend): regions
 // may also live in device, pinned host or managed memory; protect() detects
