@@ -123,6 +123,28 @@ TEST(IoBenchRun, ACompressedRunMeasuresNinePairsByDefault) {
   EXPECT_EQ(j["pairs"].size(), 9u);
 }
 
+TEST(IoBenchRun, RestoresAlternateWithTheReferenceReadAndGiveTheRatioOfMedians) {
+  ScratchDir dir;
+  auto j = RunJson(dir, "--bytes 8M --chunk 256K --compression off --restores 3");
+  ASSERT_TRUE(j.contains("restores"));
+  ASSERT_EQ(j["restores"].size(), 3u);
+  std::vector<double> restores, reads;
+  for (const auto& r : j["restores"]) {
+    EXPECT_GT(r["restore_s"].get<double>(), 0);
+    EXPECT_GT(r["limit_read_s"].get<double>(), 0);
+    EXPECT_DOUBLE_EQ(r["restore_vs_limit_read"].get<double>(),
+                     r["restore_s"].get<double>() / r["limit_read_s"].get<double>());
+    restores.push_back(r["restore_s"].get<double>());
+    reads.push_back(r["limit_read_s"].get<double>());
+  }
+  std::sort(restores.begin(), restores.end());
+  std::sort(reads.begin(), reads.end());
+  EXPECT_DOUBLE_EQ(j["restore_s"].get<double>(), restores[1]);
+  EXPECT_DOUBLE_EQ(j["limit_read_s"].get<double>(), reads[1]);
+  EXPECT_DOUBLE_EQ(j["ratios"]["restore_vs_limit_read"].get<double>(), restores[1] / reads[1]);
+  EXPECT_TRUE(j["restore_verified"].get<bool>());
+}
+
 TEST(IoBenchRun, IncrementalWritesOnlyTheChangedChunks) {
   ScratchDir dir;
   auto j = RunJson(dir, "--bytes 16M --chunk 256K --compression off --change-fraction 0.25");
@@ -186,6 +208,8 @@ TEST(IoBenchRun, BadFlagsAreUsageErrors) {
       {"--chunk 1000", "--chunk must be a multiple of 4K"},
       {"--pairs 0", "--pairs must be between 1 and 100"},
       {"--pairs 101", "--pairs must be between 1 and 100"},
+      {"--restores 0", "--restores must be between 1 and 20"},
+      {"--restores 21", "--restores must be between 1 and 20"},
       {"--frobnicate", "unrecognised option"},
       {"stray", "unexpected argument"},
   };
