@@ -149,6 +149,14 @@ Result<bool> CheckpointWriter::Holds(const ChunkHash& hash, size_t size) {
   return existing->has_value() && (*existing)->raw_len == size;  // unchanged
 }
 
+Status CheckpointWriter::OpenSegment() {
+  if (segment_open_) return Status::OK();
+  segment_id_ = store_->rep()->NewSegmentId();
+  CKPT_RETURN_IF_ERROR(segments_->Start(store_->rep()->SegmentPath(segment_id_)));
+  segment_open_ = true;
+  return Status::OK();
+}
+
 Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t* data, size_t size,
                                       const ChunkDigest* digest, std::function<void()>* release) {
   auto r = ChunkOf(region, index, size);
@@ -177,6 +185,7 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
   filled_[region][index] = true;
   auto held = Holds(hash, size);
   if (!held.ok() || *held) return held.status();
+  CKPT_RETURN_IF_ERROR(OpenSegment());
 
   // A compressed payload is built in a free output buffer, from which the
   // disk then writes it; with none free, in the encoder's own (copied).
@@ -186,7 +195,7 @@ Status CheckpointWriter::AddChunkImpl(size_t region, size_t index, const uint8_t
       raw_only ? Result<EncodedChunk>(EncodedChunk{Codec::kRaw, 0, {reinterpret_cast<const char*>(data), size}})
                : encoder_.Encode(data, size, ElementSize((*r)->type), out < 0 ? nullptr : outputs_[out]);
   if (encoded.ok() && paced_by_disk_ && !raw_only && !uniform)
-    pacer_.Compressed(size, NowS() - encode_start_s, segment_open_ ? segments_->BytesInFlight() : 0);
+    pacer_.Compressed(size, NowS() - encode_start_s, segments_->BytesInFlight());
   CKPT_RETURN_IF_ERROR(Append(hash, size, encoded, out, raw_checksum, data, release));
   // Compressing the next chunk may take a while: let the disk have this one.
   return paced_by_disk_ && !raw_only ? segments_->Flush() : Status::OK();
@@ -206,6 +215,7 @@ Status CheckpointWriter::AddUniformChunk(size_t region, size_t index, size_t siz
   filled_[region][index] = true;
   auto held = Holds(hash, size);
   if (!held.ok() || *held) return held.status();
+  CKPT_RETURN_IF_ERROR(OpenSegment());
   const int out = TakeOutputBuffer();
   auto encoded = encoder_.EncodeUniform(byte, size, out < 0 ? nullptr : outputs_[out]);
   CKPT_RETURN_IF_ERROR(Append(hash, size, encoded, out, std::nullopt, nullptr, nullptr));
@@ -219,11 +229,6 @@ Status CheckpointWriter::Append(const ChunkHash& hash, size_t size, const Result
       encoded.ok() && out >= 0 && reinterpret_cast<const uint8_t*>(encoded->payload.data()) == outputs_[out];
   if (out >= 0 && !payload_in_output) free_outputs_.push_back(out);
   if (!encoded.ok()) return encoded.status();
-  if (!segment_open_) {
-    segment_id_ = store_->rep()->NewSegmentId();
-    CKPT_RETURN_IF_ERROR(segments_->Start(store_->rep()->SegmentPath(segment_id_)));
-    segment_open_ = true;
-  }
   RecordHeader header;
   header.codec = encoded->codec;
   header.plane_width = encoded->plane_width;

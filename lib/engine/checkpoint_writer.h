@@ -106,8 +106,10 @@ class CheckpointWriter {
   // Whether this checkpoint or the store already holds the chunk `hash` of
   // `size` bytes, so that a reference to it is all the chunk needs.
   Result<bool> Holds(const ChunkHash& hash, size_t size);
-  // Appends an encoded chunk to this checkpoint's segment (opened on first
-  // use) and records where it went. `out`: the output buffer the payload
+  // Starts this checkpoint's segment file unless it is open. Called before
+  // an output buffer is taken, so that a failure here holds none.
+  Status OpenSegment();
+  // Appends an encoded chunk to the open segment and records where it went. `out`: the output buffer the payload
   // is in, or -1. `raw_checksum`: the raw bytes' checksum when known (a raw
   // payload's own). `data` and `release` as in AddChunkImpl.
   Status Append(const ChunkHash& hash, size_t size, const Result<EncodedChunk>& encoded, int out,
