@@ -25,6 +25,16 @@ const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 
 namespace {
 constexpr size_t kSweepBlock = size_t{64} << 10;  // fits L2 with room to spare
+
+// The canonical (big-endian) bytes of an XXH3-128 digest.
+ChunkHash FromXxh128(XXH128_hash_t digest) {
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, digest);
+  ChunkHash h;
+  static_assert(sizeof(canonical.digest) == sizeof(h.bytes));
+  __builtin_memcpy(h.bytes.data(), canonical.digest, h.bytes.size());
+  return h;
+}
 }  // namespace
 
 ChunkHash HashChunk(const void* data, size_t size) {
@@ -35,12 +45,7 @@ ChunkHash HashChunk(const void* data, size_t size) {
     return h;
   }
 #endif
-  XXH128_canonical_t canonical;
-  XXH128_canonicalFromHash(&canonical, XXH3_128bits(data, size));
-  ChunkHash h;
-  static_assert(sizeof(canonical.digest) == sizeof(h.bytes));
-  __builtin_memcpy(h.bytes.data(), canonical.digest, h.bytes.size());
-  return h;
+  return FromXxh128(XXH3_128bits(data, size));
 }
 
 ChunkHash HashUniformChunk(uint8_t byte, size_t size) {
@@ -50,11 +55,7 @@ ChunkHash HashUniformChunk(uint8_t byte, size_t size) {
   XXH3_128bits_reset(&state);
   for (size_t off = 0; off < size; off += block.size())
     XXH3_128bits_update(&state, block.data(), std::min(block.size(), size - off));
-  XXH128_canonical_t canonical;
-  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(&state));
-  ChunkHash h;
-  __builtin_memcpy(h.bytes.data(), canonical.digest, h.bytes.size());
-  return h;
+  return FromXxh128(XXH3_128bits_digest(&state));
 }
 
 uint64_t Checksum64(const void* data, size_t size) {
